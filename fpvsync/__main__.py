@@ -1,0 +1,3 @@
+from fpvsync.cli import main
+
+main()
