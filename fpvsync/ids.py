@@ -1,0 +1,24 @@
+"""Record identity: every PocketBase id is computed from ``(source, sourceId)``.
+
+Computing ids instead of looking them up makes every upsert, and every relation to a parent, known before anything
+is written: a batch can hold a parent and its children, and rerunning a sync can never create a duplicate.
+
+The function is part of fpvsync's contract (front ends may compute ids themselves)::
+
+    id = base32(sha256(source + "\\x00" + sourceId)).lower()[:15]
+
+15 characters of ``[a-z2-7]``, which fits PocketBase's default id pattern ``^[a-z0-9]{15}$``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+SOURCE = "fpvtrackside"
+
+
+def record_id(source_id: str, source: str = SOURCE) -> str:
+    """The PocketBase record id of the record with this ``(source, sourceId)``."""
+    digest = hashlib.sha256(f"{source}\x00{source_id}".encode()).digest()
+    return base64.b32encode(digest).decode("ascii")[:15].lower()

@@ -1,0 +1,179 @@
+"""The migrations, read back from a real PocketBase: PocketBase silently drops misspelt field types, so only
+reading every collection back proves the schema is what fpvsync writes into."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import RunningPocketBase
+
+REL = "relation"
+# collection -> field -> type, or (relation, target collection, cascadeDelete, multiple)
+# fmt: off
+SYNCED: dict[str, dict[str, Any]] = {
+    "channels": {
+        "number": "number", "band": "text", "shortBand": "text", "channelPrefix": "text",
+        "frequency": "number", "displayName": "text",
+    },
+    "pilots": {
+        "name": "text", "phonetic": "text", "firstName": "text", "lastName": "text", "sillyName": "text",
+        "discordId": "text", "aircraft": "text", "catchPhrase": "text", "bestResult": "text",
+        "timingSensitivityPercent": "number", "practicePilot": "bool", "photoPath": "text",
+        "velocidroneUid": "text", "videoFlipped": "bool", "videoMirrored": "bool",
+    },
+    "events": {
+        "name": "text", "eventType": "text", "start": "date", "end": "date", "laps": "number", "pbLaps": "number",
+        "packLimit": "number", "raceLength": "number", "minStartDelay": "number", "maxStartDelay": "number",
+        "primaryTimingSystemLocation": "text", "raceStartIgnoreDetections": "number", "minLapTime": "number",
+        "lastOpened": "date", "channels": (REL, "channels", False, True), "channelColors": "json",
+        "channelDisplayNames": "json", "removedPilots": (REL, "pilots", False, True), "enabled": "bool",
+        "visibleOnline": "bool", "club": "text", "track": "text", "sectors": "json", "pilotsRegistered": "number",
+        "flags": "json", "gameTypeName": "text", "timeZone": "text", "locked": "bool", "multiGpRaceFormat": "text",
+    },
+    "stages": {
+        "event": (REL, "events", True, False), "name": "text", "pointSummary": "json", "timeSummary": "json",
+        "lapCountAfterRound": "bool", "sheetFormatFilename": "text", "scriptFormatFilename": "text",
+        "valid": "bool", "order": "number", "stageType": "text", "standings": "json",
+    },
+    "rounds": {
+        "event": (REL, "events", True, False), "stage": (REL, "stages", False, False), "name": "text",
+        "roundNumber": "number", "eventType": "text", "valid": "bool", "order": "number",
+        "scheduledStart": "date", "handicapped": "bool", "gameTypeName": "text", "roundType": "text",
+        "pointSummary": "json", "timeSummary": "json", "lapCountAfterRound": "bool", "sheetFormatFilename": "text",
+    },
+    "races": {
+        "event": (REL, "events", True, False), "round": (REL, "rounds", False, False), "name": "text",
+        "raceNumber": "number", "start": "date", "end": "date", "totalPausedTime": "number",
+        "targetLaps": "number", "primaryTimingSystemLocation": "text", "valid": "bool",
+        "autoAssignNumbers": "bool", "bracket": "text",
+    },
+    "pilotChannels": {
+        "event": (REL, "events", True, False), "race": (REL, "races", True, False),
+        "pilot": (REL, "pilots", False, False), "channel": (REL, "channels", False, False),
+        "handicapOffset": "number",
+    },
+    "detections": {
+        "event": (REL, "events", True, False), "race": (REL, "races", True, False),
+        "pilot": (REL, "pilots", False, False), "channel": (REL, "channels", False, False),
+        "timingSystemIndex": "number", "time": "date", "peak": "number", "timingSystemType": "text",
+        "lapNumber": "number", "valid": "bool", "validityType": "text", "isLapEnd": "bool", "raceSector": "number",
+        "isHoleshot": "bool",
+    },
+    "laps": {
+        "event": (REL, "events", True, False), "race": (REL, "races", True, False),
+        "detection": (REL, "detections", True, False), "pilot": (REL, "pilots", False, False),
+        "lapNumber": "number", "lengthSeconds": "number", "startTime": "date", "endTime": "date",
+    },
+    "gamePoints": {
+        "event": (REL, "events", True, False), "race": (REL, "races", True, False),
+        "pilot": (REL, "pilots", False, False), "channel": (REL, "channels", False, False), "valid": "bool",
+        "time": "date",
+    },
+    "results": {
+        "event": (REL, "events", True, False), "race": (REL, "races", True, False),
+        "round": (REL, "rounds", False, False), "pilot": (REL, "pilots", False, False), "points": "number",
+        "position": "number", "valid": "bool", "dnf": "bool", "resultType": "text", "time": "number",
+        "lapsFinished": "number",
+    },
+}
+COMMON = {
+    "id": "text",
+    "source": "text",
+    "sourceId": "text",
+    "externalId": "number",
+    "extra": "json",
+    "syncHash": "text",
+}
+BOOKKEEPING: dict[str, dict[str, Any]] = {
+    "syncRuns": {
+        "id": "text", "command": "text", "event": "text", "ok": "bool", "exitCode": "number", "startedAt": "date",
+        "finishedAt": "date", "durationSeconds": "number", "written": "number", "errorCount": "number",
+        "summary": "json",
+    },
+    "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
+}
+# fmt: on
+FRONT_END_INDEXES = {
+    "events": ["(sourceId)"],
+    "rounds": ["(event, `order`)"],
+    "races": ["(event, round, raceNumber)", "(start)"],
+    "laps": ["(race, lapNumber)"],
+    "detections": ["(race, time)"],
+    "results": ["(event, race, position)"],
+}
+
+
+@pytest.fixture(scope="module")
+def collections(shared_pb: RunningPocketBase) -> dict[str, dict[str, Any]]:
+    with shared_pb.admin() as client:
+        answer = client.get("/api/collections", params={"perPage": 200})
+        answer.raise_for_status()
+        return {c["name"]: c for c in answer.json()["items"]}
+
+
+def _fields(collection: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in collection["fields"]}
+
+
+@pytest.mark.parametrize("name", sorted(SYNCED))
+def test_synced_collection_fields_types_and_relations(name: str, collections: dict[str, dict[str, Any]]) -> None:
+    by_id = {c["id"]: c["name"] for c in collections.values()}
+    fields = _fields(collections[name])
+    expected = {**COMMON, **SYNCED[name], "created": "autodate", "updated": "autodate"}
+    assert set(fields) == set(expected)
+    for field_name, spec in expected.items():
+        field = fields[field_name]
+        if isinstance(spec, tuple):
+            _, target, cascade, multiple = spec
+            assert field["type"] == "relation", field_name
+            assert by_id[field["collectionId"]] == target, field_name
+            assert field["cascadeDelete"] is cascade, field_name
+            assert (field["maxSelect"] > 1) is multiple, field_name
+        else:
+            assert field["type"] == spec, field_name
+        # A required number or bool rejects 0 and false: only identity fields may be required.
+        assert field.get("required", False) is (field_name in {"id", "source", "sourceId"}), field_name
+    assert fields["created"]["onUpdate"] is False
+    assert fields["updated"]["onUpdate"] is True
+
+
+@pytest.mark.parametrize("name", sorted(SYNCED))
+def test_synced_collection_rules_and_unique_source_index(name: str, collections: dict[str, dict[str, Any]]) -> None:
+    collection = collections[name]
+    assert (collection["listRule"], collection["viewRule"]) == ("", "")
+    assert (collection["createRule"], collection["updateRule"], collection["deleteRule"]) == (None, None, None)
+    unique = [i for i in collection["indexes"] if "UNIQUE" in i.upper()]
+    assert len(unique) == 1
+    assert unique[0].replace("`", "").endswith(f"ON {name} (source, sourceId)")
+    for columns in FRONT_END_INDEXES.get(name, []):
+        assert any(index.endswith(columns) for index in collection["indexes"]), columns
+
+
+@pytest.mark.parametrize("name", sorted(BOOKKEEPING))
+def test_bookkeeping_collections_are_superuser_only(name: str, collections: dict[str, dict[str, Any]]) -> None:
+    collection = collections[name]
+    assert set(_fields(collection)) == set(BOOKKEEPING[name]) | {"created", "updated"}
+    for rule in ("listRule", "viewRule", "createRule", "updateRule", "deleteRule"):
+        assert collection[rule] is None, rule
+
+
+def test_batch_api_enabled_with_room_for_large_chunks(shared_pb: RunningPocketBase) -> None:
+    with shared_pb.admin() as client:
+        batch = client.get("/api/settings").json()["batch"]
+    assert batch["enabled"] is True
+    assert batch["maxRequests"] >= 500
+
+
+def test_guest_reads_races_but_cannot_write_or_see_bookkeeping(shared_pb: RunningPocketBase) -> None:
+    with httpx.Client(base_url=shared_pb.url) as guest:
+        assert guest.get("/api/collections/races/records").status_code == 200
+        created = guest.post(
+            "/api/collections/races/records", json={"source": "fpvtrackside", "sourceId": "guest-race"}
+        )
+        assert created.status_code == 403
+        for name in BOOKKEEPING:
+            assert guest.get(f"/api/collections/{name}/records").status_code == 403
+    assert shared_pb.records("races", filter='sourceId = "guest-race"') == []
