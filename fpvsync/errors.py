@@ -47,10 +47,12 @@ class DocumentUnavailable(TransientError):
     nothing is deleted because of them.
     """
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, *, empty: bool = False) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        #: True when the body was empty: FPVTrackside's answer for a file that does not exist (or is being written).
+        self.empty = empty
 
 
 class SinkUnreachable(TransientError):
