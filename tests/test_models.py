@@ -1103,10 +1103,14 @@ def measure_detections_per_second(detections: int = 20_000, repeats: int = 5) ->
     return detections / best_models, detections / best_total
 
 
-def test_parsing_detections_is_fast() -> None:
-    models_rate, total_rate = measure_detections_per_second(detections=10_000, repeats=3)
-    print(f"\nRace.json parse: {models_rate:,.0f} detections/s (models), {total_rate:,.0f}/s with json.loads")
-    assert models_rate > 50_000, f"only {models_rate:,.0f} detections/s"
+def test_a_large_race_document_parses_completely() -> None:
+    # Speed is measured by `python -m tests.test_models` (and the benchmark), never asserted here.
+    parsed = parse_list(Race, json.loads(_race_document(2_000)), "Race.json")
+    assert parsed.issues == []
+    race = parsed.items[0]
+    assert len(race.detections) == 2_000
+    assert len(race.laps) == 1_000
+    assert race.laps[-1].detection == race.detections[-2].id
 
 
 if __name__ == "__main__":
