@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from functools import lru_cache
 
 SOURCE = "fpvtrackside"
 
 
+@lru_cache(maxsize=65536)
 def record_id(source_id: str, source: str = SOURCE) -> str:
     """The PocketBase record id of the record with this ``(source, sourceId)``."""
     digest = hashlib.sha256(f"{source}\x00{source_id}".encode()).digest()
