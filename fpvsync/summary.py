@@ -79,6 +79,10 @@ class SyncSummary:
     errors: list[SyncError] = field(default_factory=list)
     duration_seconds: float = 0.0
     dry_run: bool = False
+    #: Things worth knowing that are not failures (a race listed but without a file yet, duplicate ids, ...).
+    warnings: list[SyncError] = field(default_factory=list)
+    #: Set when FPVTrackside or PocketBase stopped answering (or refused the credentials) and the run was cut short.
+    unreachable: str | None = None
     #: Set when the run did not happen at all (e.g. another poll held the lock); shown instead of counts.
     skipped: str | None = None
 
@@ -98,6 +102,9 @@ class SyncSummary:
     def error(self, scope: str, message: str, collection: str | None = None, source_id: str | None = None) -> None:
         self.errors.append(SyncError(scope, message, collection, source_id))
 
+    def warn(self, scope: str, message: str, collection: str | None = None, source_id: str | None = None) -> None:
+        self.warnings.append(SyncError(scope, message, collection, source_id))
+
     def merge(self, other: SyncSummary) -> None:
         """Add ``other``'s counts and errors to this summary (durations are not added)."""
         for name, counts in other.collections.items():
@@ -105,10 +112,18 @@ class SyncSummary:
             for what, n in asdict(counts).items():
                 setattr(mine, what, getattr(mine, what) + n)
         self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
 
     @property
     def written(self) -> int:
         return sum(c.written for c in self.collections.values())
+
+    @property
+    def exit_code(self) -> int:
+        """0 success; 1 some scopes or records failed; 3 FPVTrackside or PocketBase unreachable (CLI contract)."""
+        if self.unreachable:
+            return 3
+        return 0 if self.ok else 1
 
     def to_dict(self) -> dict[str, Any]:
         ordered = sorted(
@@ -123,6 +138,8 @@ class SyncSummary:
             "errors": [e.to_dict() for e in self.errors],
             "durationSeconds": round(self.duration_seconds, 3),
         }
+        if self.warnings:
+            document["warnings"] = [w.to_dict() for w in self.warnings]
         if self.dry_run:
             document["dryRun"] = True
         if self.skipped:

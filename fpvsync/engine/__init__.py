@@ -1,0 +1,5 @@
+"""The sync engine: operations over a FPVTrackside client and a PocketBase sink, returning a SyncSummary."""
+
+from fpvsync.engine.sync import SyncContext, full, race, results, snapshot
+
+__all__ = ["SyncContext", "full", "race", "results", "snapshot"]

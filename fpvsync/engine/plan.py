@@ -1,0 +1,84 @@
+"""Turning desired records and existing hashes into the writes that make PocketBase converge.
+
+A *scope* (the event, one race, the roll-over results, the global channels) is compared against what PocketBase
+holds for it: new records are created, records whose ``syncHash`` differs are updated, records with the same hash
+are counted unchanged and not written, and records PocketBase has but the source no longer has are deleted
+(children before parents). Pilots and channels are global: an event sync never deletes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from fpvsync.mapping import Record
+from fpvsync.pb.sink import Delete, Upsert
+from fpvsync.summary import COLLECTIONS, SyncSummary
+
+Operation = Upsert | Delete
+
+
+@dataclass
+class ScopeChanges:
+    """The writes one scope needs: deletes (children first) are applied before upserts (parents first)."""
+
+    scope: str
+    deletes: list[Delete] = field(default_factory=list)
+    upserts: list[Upsert] = field(default_factory=list)
+
+    def operations(self) -> list[Operation]:
+        order = {name: i for i, name in enumerate(COLLECTIONS)}
+        deletes = sorted(self.deletes, key=lambda d: -order.get(d.collection, len(order)))
+        upserts = sorted(self.upserts, key=lambda u: order.get(u.collection, len(order)))
+        return [*deletes, *upserts]
+
+    def __len__(self) -> int:
+        return len(self.deletes) + len(self.upserts)
+
+
+def plan_collection(
+    changes: ScopeChanges,
+    summary: SyncSummary,
+    collection: str,
+    desired: Iterable[Record],
+    existing: Mapping[str, str],
+    *,
+    delete_stale: bool,
+) -> None:
+    """Add to ``changes`` what makes ``collection`` hold ``desired`` within this scope.
+
+    ``existing`` maps the ids PocketBase has in this scope to their ``syncHash``. Duplicate source ids in
+    ``desired`` (a source file listing the same GUID twice) keep the last one, as FPVTrackside itself would.
+    """
+    wanted: dict[str, Record] = {}
+    for record in desired:
+        if record.id in wanted:
+            summary.warn(
+                changes.scope, f"duplicate id {record.source_id} in the source; the last one is kept", collection
+            )
+        wanted[record.id] = record
+    summary.counts(collection)
+    for record_id, record in wanted.items():
+        stored = existing.get(record_id)
+        if stored is not None and stored == record.sync_hash:
+            summary.add(collection, "unchanged")
+            continue
+        changes.upserts.append(
+            Upsert(
+                collection=collection,
+                id=record_id,
+                body=record.body,
+                scope=changes.scope,
+                source_id=record.source_id,
+                exists=stored is not None,
+            )
+        )
+    if delete_stale:
+        for record_id in existing.keys() - wanted.keys():
+            changes.deletes.append(Delete(collection=collection, id=record_id, scope=changes.scope))
+
+
+def delete_all(changes: ScopeChanges, collection: str, existing: Iterable[str]) -> None:
+    """Delete every listed record of ``collection`` (a scope the source deleted, e.g. ``Race.json`` = ``[]``)."""
+    for record_id in existing:
+        changes.deletes.append(Delete(collection=collection, id=record_id, scope=changes.scope))

@@ -1,0 +1,492 @@
+"""The sync operations: ``snapshot``, ``race``, ``results`` and ``full``, as plain functions returning a summary.
+
+Every operation first converges the event's base scope (channels, pilots, the event, stages, rounds, roster), so
+that every relation a race needs exists, then its own scopes. Scopes follow architecture.md's rules:
+
+- a document that is unavailable (empty body, HTML, unparseable JSON) changes nothing in its scope and is reported;
+- ``Race.json`` = ``[]`` deletes the race and everything under it;
+- records gone from a scope's document are deleted; pilots and channels (global) never are;
+- a failing scope does not stop the others; FPVTrackside or PocketBase becoming unreachable stops the run, keeps
+  what was written, and is reported so the next run heals.
+
+Races are fetched and parsed by a worker thread while the main thread writes, so the timing laptop still sees one
+request at a time while PocketBase is kept busy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Literal
+
+from fpvsync import mapping
+from fpvsync.engine.pipeline import prefetch
+from fpvsync.engine.plan import Operation, ScopeChanges, delete_all, plan_collection
+from fpvsync.engine.progress import NULL_PROGRESS, Progress
+from fpvsync.engine.sources import CHANNELS_PATH, Loaded, checked_guid, event_path, load, race_path
+from fpvsync.errors import AuthError, ConfigError, DocumentUnavailable, SinkUnreachable, SourceUnreachable
+from fpvsync.ids import record_id
+from fpvsync.mapping import Known, Record
+from fpvsync.pb import bookkeeping
+from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.summary import SyncSummary
+from fpvsync.trackside.client import TracksideClient
+from fpvsync.trackside.models import Channel, Event, Pilot, Race, Result, Round, Stage, TracksideModel
+
+Command = Literal["snapshot", "race", "results", "full", "poll"]
+RACE_CHILDREN = ("pilotChannels", "detections", "laps", "gamePoints", "results")
+
+
+@dataclass
+class SyncContext:
+    """What every operation works with. The caller owns (and closes) the client and the sink."""
+
+    client: TracksideClient
+    sink: PocketBaseSink
+    #: The configured zone of the timing laptop's clock; else ``Event.TimeZone``; else this machine's.
+    zone: tzinfo | None = None
+    progress: Progress = NULL_PROGRESS
+    #: Store a ``syncRuns`` record for each run (off for dry runs automatically).
+    record_runs: bool = True
+
+
+@dataclass
+class RaceWork:
+    """One race's documents, mapped: produced by the fetch worker, consumed by the writer."""
+
+    race_id: str
+    race: Loaded[Race]
+    result: Loaded[Result] | None
+    records: dict[str, list[Record]] = field(default_factory=dict)
+    deleted: bool = False
+    ended: bool = False
+
+
+class EventRun:
+    """One operation on one event: the state shared by its scopes."""
+
+    def __init__(self, ctx: SyncContext, command: Command, event_id: str | None) -> None:
+        self.ctx = ctx
+        self.client = ctx.client
+        self.sink = ctx.sink
+        self.command = command
+        self.started_at = datetime.now(UTC)
+        self._clock = time.perf_counter()
+        self.summary = SyncSummary(command=command, dry_run=ctx.sink.dry_run)
+        self.requested_event = event_id
+        self.event_id = ""
+        self.event: Event | None = None
+        self.zone: tzinfo | None = ctx.zone
+        self.known = Known()
+        self.rounds: dict[str, Round] = {}
+        self.existing_races: dict[str, str] = {}
+        self.children: dict[str, dict[str, dict[str, str]]] = {}
+        self.hashes: dict[str, tuple[str, str]] = {}  # path -> (scope, sha256) of documents fully applied
+        self._pending: list[Operation] = []
+
+    # -- the run's frame ------------------------------------------------------------------------------------------
+
+    def run(self, body: Callable[[], None]) -> SyncSummary:
+        """Resolve the event, run ``body``, flush, store hashes and the run record; never raises sync errors."""
+        try:
+            self.event_id = checked_guid(self.requested_event or self._current_event())
+            self.summary.event = self.event_id
+            body()
+            self.flush(final=True)
+            self._store_document_hashes()
+        except SourceUnreachable as exc:
+            self.flush_quietly()
+            self.summary.unreachable = str(exc)
+            self.summary.error("source", str(exc))
+        except (SinkUnreachable, AuthError) as exc:
+            self.summary.unreachable = str(exc)
+            self.summary.error("pocketbase", str(exc))
+        finally:
+            self.ctx.progress.stop()
+        self.summary.duration_seconds = time.perf_counter() - self._clock
+        self._record_run()
+        return self.summary
+
+    def _current_event(self) -> str:
+        try:
+            return self.client.current_event()
+        except DocumentUnavailable as exc:
+            raise ConfigError(f"could not tell FPVTrackside's current event ({exc.reason}); pass the EVENT id") from exc
+
+    def _record_run(self) -> None:
+        if self.sink.dry_run or not self.ctx.record_runs:
+            return
+        try:
+            bookkeeping.record_run(self.sink, self.summary, self.started_at, self.summary.exit_code)
+        except (SinkUnreachable, AuthError) as exc:
+            self.summary.warn("pocketbase", f"could not record this run in syncRuns: {exc}")
+
+    def _store_document_hashes(self) -> None:
+        """Remember the documents whose scopes were applied without errors (after the writes: never before)."""
+        if self.sink.dry_run or not self.hashes:
+            return
+        failed = {error.scope for error in self.summary.errors}
+        stored = bookkeeping.load_document_hashes(self.sink, self.event_id)
+        changed = {
+            path: sha for path, (scope, sha) in self.hashes.items() if scope not in failed and stored.get(path) != sha
+        }
+        if changed:
+            bookkeeping.save_document_hashes(self.sink, self.event_id, changed)
+
+    def applied(self, scope: str, *documents: Loaded[Any] | None) -> None:
+        for document in documents:
+            if document is not None and document.sha256 is not None:
+                self.hashes[document.path] = (scope, document.sha256)
+
+    # -- writing --------------------------------------------------------------------------------------------------
+
+    def submit(self, changes: ScopeChanges) -> None:
+        """Queue a scope's writes; full chunks go to PocketBase at once."""
+        self._pending.extend(changes.operations())
+        self.flush(final=False)
+
+    def flush(self, *, final: bool) -> None:
+        size = self.sink.batch_size
+        while self._pending and (final or len(self._pending) >= size):
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            self.sink.write(chunk, self.summary)
+
+    def flush_quietly(self) -> None:
+        try:
+            self.flush(final=True)
+        except (SinkUnreachable, AuthError) as exc:
+            self.summary.error("pocketbase", str(exc))
+
+    # -- the base scope: channels, pilots, event, stages, rounds, roster ------------------------------------------
+
+    def sync_base(self) -> bool:
+        """Converge the global and event-level collections. False when ``Event.json`` is unavailable."""
+        client, summary, eid = self.client, self.summary, self.event_id
+        channels = load(client, CHANNELS_PATH, Channel, summary, "channels")
+        event_doc = load(client, event_path(eid, "Event.json"), Event, summary, "event")
+        pilots = load(client, event_path(eid, "Pilots.json"), Pilot, summary, "pilots")
+        rounds = load(client, event_path(eid, "Rounds.json"), Round, summary, "event")
+        stages = load(client, event_path(eid, "Stages.json"), Stage, summary, "event", required=False)
+
+        existing_channels = self.sink.existing_hashes("channels")
+        existing_pilots = self.sink.existing_hashes("pilots")
+        rid = record_id(eid)
+
+        if channels.items is not None:
+            changes = ScopeChanges("channels")
+            plan_collection(
+                changes,
+                summary,
+                "channels",
+                _present(map(mapping.channel, channels.items)),
+                existing_channels,
+                delete_stale=False,
+            )
+            self.submit(changes)
+            self.applied("channels", channels)
+        else:
+            self.unavailable("channels", channels)
+        if pilots.items is not None:
+            changes = ScopeChanges("pilots")
+            plan_collection(
+                changes,
+                summary,
+                "pilots",
+                _present(map(mapping.pilot, pilots.items)),
+                existing_pilots,
+                delete_stale=False,
+            )
+            self.submit(changes)
+            self.applied("pilots", pilots)
+        else:
+            self.unavailable("pilots", pilots)
+
+        if event_doc.items is None or not event_doc.items:
+            if event_doc.items is not None:
+                summary.error("event", f"{event_doc.path} holds no event", "events", eid)
+            else:
+                self.unavailable("event", event_doc)
+            return False
+        self.event = event_doc.items[0]
+        if self.event.id is None:
+            self.event.id = eid
+        self.zone = mapping.event_zone(self.event, self.ctx.zone)
+
+        stage_items = stages.items or []
+        round_items = rounds.items or []
+        self.rounds = {r.id: r for r in round_items if r.id}
+        existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"')
+        existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"')
+        self.known = Known(
+            pilots=frozenset(existing_pilots) | _ids(pilots.items),
+            channels=frozenset(existing_channels) | _ids(channels.items),
+            stages=_ids(stages.items) if stages.items is not None else frozenset(existing_stages),
+            rounds=_ids(rounds.items) if rounds.items is not None else frozenset(existing_rounds),
+        )
+
+        changes = ScopeChanges("event")
+        event_record = mapping.event(self.event, self.zone, self.known)
+        existing_event = self.sink.existing_hashes("events", f'id = "{rid}"')
+        plan_collection(changes, summary, "events", _present([event_record]), existing_event, delete_stale=False)
+        if stages.available:
+            stage_records = _present(mapping.stage(s, eid) for s in stage_items)
+            plan_collection(changes, summary, "stages", stage_records, existing_stages, delete_stale=True)
+        elif not stages.empty:
+            self.unavailable("event", stages)
+        if rounds.items is not None:
+            round_records = _present(mapping.round_(r, eid, self.zone, self.known) for r in round_items)
+            plan_collection(changes, summary, "rounds", round_records, existing_rounds, delete_stale=True)
+        else:
+            self.unavailable("event", rounds)
+        roster = _present(mapping.roster_pilot_channel(pc, eid, self.known) for pc in self.event.pilot_channels)
+        plan_collection(
+            changes,
+            summary,
+            "pilotChannels",
+            roster,
+            self.sink.existing_hashes("pilotChannels", f'event = "{rid}" && race = ""'),
+            delete_stale=True,
+        )
+        self.submit(changes)
+        self.applied("event", event_doc, rounds, stages if stages.available else None)
+        self.existing_races = self.sink.existing_hashes("races", f'event = "{rid}"')
+        return True
+
+    def unavailable(self, scope: str, document: Loaded[Any]) -> None:
+        self.summary.error(scope, f"{document.path} unavailable: {document.problem}; nothing in this scope was changed")
+
+    # -- races ----------------------------------------------------------------------------------------------------
+
+    def race_ids(self) -> list[str]:
+        assert self.event is not None
+        seen: dict[str, None] = {}
+        for race_id in self.event.races:
+            seen.setdefault(race_id, None)
+        return list(seen)
+
+    def load_children(self, collections: Iterable[str]) -> Future[None]:
+        """List the event's existing race children (grouped by race) in the background."""
+        rid = record_id(self.event_id)
+
+        def work() -> None:
+            for collection in collections:
+                self.children[collection] = self.sink.existing_grouped(
+                    collection, f'event = "{rid}" && race != ""', "race"
+                )
+
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpvsync-list")
+        future = executor.submit(work)
+        executor.shutdown(wait=False)
+        return future
+
+    def fetch_race(self, race_id: str, *, children: bool, results: bool) -> RaceWork:
+        """Fetch, parse and map one race (runs on the fetch worker thread)."""
+        scope = f"race {race_id}"
+        race_doc = load(
+            self.client, race_path(self.event_id, race_id, "Race.json"), Race, self.summary, scope, required=False
+        )
+        work = RaceWork(race_id, race_doc, None)
+        if race_doc.items is None:
+            return work
+        if not race_doc.items:
+            work.deleted = True
+            return work
+        race = race_doc.items[0]
+        race.id = race.id or race_id
+        work.ended = race.end is not None
+        round_model = self.rounds.get(race.round) if race.round else None
+        default_type = self.event.event_type if self.event is not None else None
+        work.records["races"] = _present(
+            [mapping.race(race, self.event_id, self.zone, self.known, round_model, default_type)]
+        )
+        if children:
+            work.records.update(mapping.race_children(race, self.event_id, self.zone, self.known))
+        if results:
+            work.result = load(
+                self.client,
+                race_path(self.event_id, race_id, "Result.json"),
+                Result,
+                self.summary,
+                scope,
+                required=False,
+            )
+            if work.result.items is not None:
+                work.records["results"] = _present(
+                    mapping.result(r, self.event_id, race_id, self.known) for r in work.result.items
+                )
+            elif not work.ended and work.result.empty:
+                work.records["results"] = []  # not ended (or reset): it has no results
+        return work
+
+    def apply_race(self, work: RaceWork, *, children: bool) -> None:
+        """Plan and queue one race's writes against what PocketBase holds for it."""
+        scope = f"race {work.race_id}"
+        rid = record_id(work.race_id)
+        changes = ScopeChanges(scope)
+        existing_children = {c: self.children.get(c, {}).get(rid, {}) for c in RACE_CHILDREN}
+        if work.race.items is None:
+            if rid in self.existing_races or not work.race.empty:
+                self.summary.error(
+                    scope,
+                    f"{work.race.path} unavailable: {work.race.problem}; nothing in this race was changed",
+                    "races",
+                    work.race_id,
+                )
+            else:
+                self.summary.warn(scope, "listed in Event.json but it has no Race.json yet", "races", work.race_id)
+            return
+        if work.deleted:
+            self.delete_race(changes, work.race_id, existing_children)
+            self.submit(changes)
+            self.applied(scope, work.race)
+            return
+        plan_collection(
+            changes,
+            self.summary,
+            "races",
+            work.records["races"],
+            {rid: self.existing_races[rid]} if rid in self.existing_races else {},
+            delete_stale=False,
+        )
+        if children:
+            for collection in ("pilotChannels", "detections", "laps", "gamePoints"):
+                if collection == "gamePoints" and work.race.items and work.race.items[0].game_points is None:
+                    # Builds before early 2025 have no game points: the key's absence is not "none".
+                    plan_collection(changes, self.summary, collection, [], {}, delete_stale=False)
+                    continue
+                plan_collection(
+                    changes,
+                    self.summary,
+                    collection,
+                    work.records[collection],
+                    existing_children[collection],
+                    delete_stale=True,
+                )
+        if "results" in work.records:
+            plan_collection(
+                changes,
+                self.summary,
+                "results",
+                work.records["results"],
+                existing_children["results"],
+                delete_stale=True,
+            )
+        elif work.result is not None and work.result.items is None and not work.result.empty:
+            self.unavailable(scope, work.result)
+        self.submit(changes)
+        self.applied(scope, work.race, work.result if work.result is not None and work.result.available else None)
+
+    def delete_race(self, changes: ScopeChanges, race_id: str, existing_children: dict[str, dict[str, str]]) -> None:
+        """Delete a race and, explicitly, its children (so the summary counts them)."""
+        for collection, existing in existing_children.items():
+            delete_all(changes, collection, existing)
+        rid = record_id(race_id)
+        if rid in self.existing_races:
+            delete_all(changes, "races", [rid])
+
+    def delete_stale_races(self, listed: Iterable[str]) -> None:
+        """Races PocketBase has for this event that Event.json no longer lists."""
+        wanted = {record_id(r) for r in listed}
+        for rid in set(self.existing_races) - wanted:
+            changes = ScopeChanges(f"race {rid}")
+            for collection in RACE_CHILDREN:
+                delete_all(changes, collection, self.children.get(collection, {}).get(rid, {}))
+            delete_all(changes, "races", [rid])
+            self.submit(changes)
+
+    def sync_races(self, race_ids: list[str], *, children: bool, results: bool, stale: bool) -> None:
+        listing = self.load_children(RACE_CHILDREN if children else ("results",) if results else ())
+        self.ctx.progress.start("races", len(race_ids))
+        works = prefetch((self.fetch_race(r, children=children, results=results) for r in race_ids), depth=16)
+        try:
+            listing.result()
+            for work in works:
+                self.apply_race(work, children=children)
+                self.ctx.progress.advance(1)
+        finally:
+            works.close()
+        if stale:
+            self.delete_stale_races(race_ids)
+
+    def sync_rollover_results(self) -> None:
+        """``Results.json``: the round roll-over results (no race). Usually missing: then nothing changes."""
+        scope = "results"
+        doc = load(self.client, event_path(self.event_id, "Results.json"), Result, self.summary, scope, required=False)
+        if doc.items is None:
+            if not doc.empty:
+                self.unavailable(scope, doc)
+            return
+        rid = record_id(self.event_id)
+        changes = ScopeChanges(scope)
+        plan_collection(
+            changes,
+            self.summary,
+            "results",
+            _present(mapping.result(r, self.event_id, None, self.known) for r in doc.items),
+            self.sink.existing_hashes("results", f'event = "{rid}" && race = ""'),
+            delete_stale=True,
+        )
+        self.submit(changes)
+        self.applied(scope, doc)
+
+
+def _present(records: Iterable[Record | None]) -> list[Record]:
+    return [r for r in records if r is not None]
+
+
+def _ids(items: Sequence[TracksideModel] | None) -> frozenset[str]:
+    """The record ids of a document's objects."""
+    return frozenset(record_id(i.id) for i in items or [] if i.id)
+
+
+# -- the operations ---------------------------------------------------------------------------------------------
+
+
+def snapshot(ctx: SyncContext, event_id: str | None = None) -> SyncSummary:
+    """Event, stages, rounds, pilots, channels, roster, and every race record (no laps)."""
+    run = EventRun(ctx, "snapshot", event_id)
+
+    def body() -> None:
+        if run.sync_base():
+            run.sync_races(run.race_ids(), children=False, results=False, stale=True)
+
+    return run.run(body)
+
+
+def race(ctx: SyncContext, event_id: str, race_id: str) -> SyncSummary:
+    """One race with its laps, detections, game points, pilot channels and ``Result.json``."""
+    run = EventRun(ctx, "race", event_id)
+    wanted = checked_guid(race_id, "race id")
+
+    def body() -> None:
+        if run.sync_base():
+            run.sync_races([wanted], children=True, results=True, stale=False)
+
+    return run.run(body)
+
+
+def results(ctx: SyncContext, event_id: str | None = None) -> SyncSummary:
+    """``Results.json`` plus every race's ``Result.json``."""
+    run = EventRun(ctx, "results", event_id)
+
+    def body() -> None:
+        if run.sync_base():
+            run.sync_rollover_results()
+            run.sync_races(run.race_ids(), children=False, results=True, stale=False)
+
+    return run.run(body)
+
+
+def full(ctx: SyncContext, event_id: str | None = None) -> SyncSummary:
+    """Everything of the event."""
+    run = EventRun(ctx, "full", event_id)
+
+    def body() -> None:
+        if run.sync_base():
+            run.sync_races(run.race_ids(), children=True, results=True, stale=True)
+            run.sync_rollover_results()
+
+    return run.run(body)
