@@ -1,0 +1,170 @@
+"""``snapshot``, ``race``, ``results`` and ``full``: parse options, call the engine, render, exit with its code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from fpvsync import engine
+from fpvsync.cli.app import ExitCode, app, err_console, fail, out_console
+from fpvsync.cli.render import RichProgress, print_summary
+from fpvsync.config import Settings
+from fpvsync.engine.progress import NULL_PROGRESS, Progress
+from fpvsync.errors import AuthError, ConfigError, SinkUnreachable, SourceUnreachable
+from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.summary import SyncSummary
+from fpvsync.trackside.client import TracksideClient
+
+EventArg = Annotated[
+    str | None, typer.Argument(help="FPVTrackside event id (GUID). Default: FPVTrackside's current event.")
+]
+Trackside = Annotated[
+    str | None,
+    typer.Option("--trackside", help="FPVTrackside URL. Env: FPVSYNC_TRACKSIDE_URL. [default: http://localhost:8080]"),
+]
+PbUrl = Annotated[
+    str | None, typer.Option("--pb-url", help="PocketBase URL. Env: FPVSYNC_PB_URL. [default: http://127.0.0.1:8090]")
+]
+Timezone = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        help="IANA zone of the timing laptop's clock. Env: FPVSYNC_TIMEZONE. Default: Event.TimeZone, else local.",
+    ),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print exactly one JSON summary on stdout.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Compute and print the summary without writing.")]
+
+Operation = Callable[[engine.SyncContext], SyncSummary]
+
+
+def run_operation(
+    operation: Operation,
+    *,
+    trackside: str | None,
+    pb_url: str | None,
+    timezone: str | None,
+    json_output: bool,
+    dry_run: bool,
+    show_progress: bool = False,
+) -> None:
+    """The shared frame of every sync command: settings, connections, the engine call, rendering, exit code."""
+    try:
+        settings = Settings.load(trackside_url=trackside, pb_url=pb_url, timezone=timezone)
+        zone = settings.zone()
+        if not settings.has_pb_credentials():
+            raise ConfigError(
+                "no PocketBase superuser credentials: set FPVSYNC_PB_EMAIL and FPVSYNC_PB_PASSWORD, or FPVSYNC_PB_TOKEN"
+            )
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+
+    progress: Progress = NULL_PROGRESS
+    if show_progress and not json_output and err_console.is_terminal:
+        progress = RichProgress(err_console)
+    try:
+        with (
+            TracksideClient.from_settings(settings) as client,
+            PocketBaseSink.from_settings(settings, dry_run=dry_run) as sink,
+        ):
+            sink.authenticate()
+            summary = operation(engine.SyncContext(client, sink, zone=zone, progress=progress))
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except AuthError as exc:
+        raise fail(
+            str(exc), ExitCode.UNREACHABLE, hint="check FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD or FPVSYNC_PB_TOKEN"
+        ) from None
+    except (SinkUnreachable, SourceUnreachable) as exc:
+        raise fail(str(exc), ExitCode.UNREACHABLE, hint="is the server running, and is the URL right?") from None
+
+    if json_output:
+        out_console.file.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        print_summary(out_console, summary)
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def snapshot(
+    event: EventArg = None,
+    trackside: Trackside = None,
+    pb_url: PbUrl = None,
+    timezone: Timezone = None,
+    json_output: JsonOut = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Sync the event, stages, rounds, pilots, channels, roster and every race record (no laps)."""
+    run_operation(
+        lambda ctx: engine.snapshot(ctx, event),
+        trackside=trackside,
+        pb_url=pb_url,
+        timezone=timezone,
+        json_output=json_output,
+        dry_run=dry_run,
+    )
+
+
+@app.command()
+def race(
+    event: Annotated[str, typer.Argument(help="FPVTrackside event id (GUID).")],
+    race_id: Annotated[str, typer.Argument(metavar="RACE", help="FPVTrackside race id (GUID).")],
+    trackside: Trackside = None,
+    pb_url: PbUrl = None,
+    timezone: Timezone = None,
+    json_output: JsonOut = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Sync one race with its laps, detections, game points, pilot channels and Result.json."""
+    run_operation(
+        lambda ctx: engine.race(ctx, event, race_id),
+        trackside=trackside,
+        pb_url=pb_url,
+        timezone=timezone,
+        json_output=json_output,
+        dry_run=dry_run,
+    )
+
+
+@app.command()
+def results(
+    event: EventArg = None,
+    trackside: Trackside = None,
+    pb_url: PbUrl = None,
+    timezone: Timezone = None,
+    json_output: JsonOut = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Sync Results.json (round roll-overs) plus every race's Result.json."""
+    run_operation(
+        lambda ctx: engine.results(ctx, event),
+        trackside=trackside,
+        pb_url=pb_url,
+        timezone=timezone,
+        json_output=json_output,
+        dry_run=dry_run,
+    )
+
+
+@app.command()
+def full(
+    event: EventArg = None,
+    trackside: Trackside = None,
+    pb_url: PbUrl = None,
+    timezone: Timezone = None,
+    json_output: JsonOut = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Sync everything of the event, with a progress bar."""
+    run_operation(
+        lambda ctx: engine.full(ctx, event),
+        trackside=trackside,
+        pb_url=pb_url,
+        timezone=timezone,
+        json_output=json_output,
+        dry_run=dry_run,
+        show_progress=True,
+    )
