@@ -1,0 +1,71 @@
+"""`make demo`: a local PocketBase and a replay of a generated event, mirrored with `fpvsync full`.
+
+Leaves both servers running until Ctrl-C so the result can be browsed in the PocketBase dashboard.
+State lives in .fpvsync/demo/ (delete it to start over).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from fpvsync.cli.pb_commands import load_or_create_superuser
+from fpvsync.config import Settings
+from fpvsync.pb.local import LocalPocketBase, free_port
+from fpvsync.trackside.generator import EventSpec, generate_event
+from fpvsync.trackside.replay import ReplayServer
+
+ROOT = Path(__file__).resolve().parents[1] / ".fpvsync" / "demo"
+
+
+def port_or_free(preferred: int) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+def main() -> int:
+    data = ROOT / "trackside"
+    generated = generate_event(data, EventSpec(seed=7))
+    superuser, stored = load_or_create_superuser(Settings(), ROOT / "pb_data")
+    pocketbase = LocalPocketBase(ROOT / "pb_data", port=port_or_free(8090))
+    pocketbase.upsert_superuser(superuser.email, superuser.password)
+    pocketbase.start()
+    replay = ReplayServer(data, port=port_or_free(8080), current_event=generated.event_id)
+    replay.start()
+    try:
+        print(f"FPVTrackside replay : {replay.url}  (event {generated.event_id})")
+        print(f"PocketBase          : {pocketbase.url}")
+        print("\n$ fpvsync full\n", flush=True)
+        env = {
+            **os.environ,
+            "FPVSYNC_TRACKSIDE_URL": replay.url,
+            "FPVSYNC_PB_URL": pocketbase.url,
+            "FPVSYNC_PB_EMAIL": superuser.email,
+            "FPVSYNC_PB_PASSWORD": superuser.password,
+        }
+        code = subprocess.call([sys.executable, "-m", "fpvsync", "full"], env=env)
+        print(f"\n`fpvsync full` exited with {code}.")
+        print(f"Dashboard : {pocketbase.url}/_/  (log in as {superuser.email}; password in {stored})")
+        print(f"Races API : {pocketbase.url}/api/collections/races/records?sort=start")
+        print(f"Laps API  : {pocketbase.url}/api/collections/laps/records?expand=pilot,race&perPage=5")
+        print("Both servers keep running. Press Ctrl-C to stop.", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopping")
+    finally:
+        replay.stop()
+        pocketbase.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
