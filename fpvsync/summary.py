@@ -66,7 +66,7 @@ class SyncError:
         where = self.scope
         if self.collection:
             where += f" {self.collection}"
-        if self.source_id:
+        if self.source_id and self.source_id not in where:
             where += f" {self.source_id}"
         return f"{where}: {self.message}"
 
