@@ -16,11 +16,11 @@ request at a time while PocketBase is kept busy.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fpvsync import mapping
 from fpvsync.engine.pipeline import prefetch
@@ -36,6 +36,7 @@ from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.models import Channel, Event, Pilot, Race, Result, Round, Stage, TracksideModel
 
+M = TypeVar("M", bound=TracksideModel)
 Command = Literal["snapshot", "race", "results", "full", "poll"]
 RACE_CHILDREN = ("pilotChannels", "detections", "laps", "gamePoints", "results")
 
@@ -51,6 +52,20 @@ class SyncContext:
     progress: Progress = NULL_PROGRESS
     #: Store a ``syncRuns`` record for each run (off for dry runs automatically).
     record_runs: bool = True
+
+
+@dataclass(frozen=True)
+class BaseDocuments:
+    """The event-level documents, fetched and parsed."""
+
+    channels: Loaded[Channel]
+    event: Loaded[Event]
+    pilots: Loaded[Pilot]
+    rounds: Loaded[Round]
+    stages: Loaded[Stage]
+
+    def all(self) -> tuple[Loaded[Any], ...]:
+        return (self.channels, self.event, self.pilots, self.rounds, self.stages)
 
 
 @dataclass
@@ -164,96 +179,113 @@ class EventRun:
 
     def sync_base(self) -> bool:
         """Converge the global and event-level collections. False when ``Event.json`` is unavailable."""
+        return self.apply_base(self.load_base())
+
+    def load_base(self) -> BaseDocuments:
+        """Fetch and parse the event-level documents (no PocketBase access)."""
         client, summary, eid = self.client, self.summary, self.event_id
-        channels = load(client, CHANNELS_PATH, Channel, summary, "channels")
-        event_doc = load(client, event_path(eid, "Event.json"), Event, summary, "event")
-        pilots = load(client, event_path(eid, "Pilots.json"), Pilot, summary, "pilots")
-        rounds = load(client, event_path(eid, "Rounds.json"), Round, summary, "event")
-        stages = load(client, event_path(eid, "Stages.json"), Stage, summary, "event", required=False)
+        return BaseDocuments(
+            channels=load(client, CHANNELS_PATH, Channel, summary, "channels"),
+            event=load(client, event_path(eid, "Event.json"), Event, summary, "event"),
+            pilots=load(client, event_path(eid, "Pilots.json"), Pilot, summary, "pilots"),
+            rounds=load(client, event_path(eid, "Rounds.json"), Round, summary, "event"),
+            stages=load(client, event_path(eid, "Stages.json"), Stage, summary, "event", required=False),
+        )
 
-        existing_channels = self.sink.existing_hashes("channels")
-        existing_pilots = self.sink.existing_hashes("pilots")
-        rid = record_id(eid)
-
-        if channels.items is not None:
-            changes = ScopeChanges("channels")
-            plan_collection(
-                changes,
-                summary,
-                "channels",
-                _present(map(mapping.channel, channels.items)),
-                existing_channels,
-                delete_stale=False,
-            )
-            self.submit(changes)
-            self.applied("channels", channels)
-        else:
-            self.unavailable("channels", channels)
-        if pilots.items is not None:
-            changes = ScopeChanges("pilots")
-            plan_collection(
-                changes,
-                summary,
-                "pilots",
-                _present(map(mapping.pilot, pilots.items)),
-                existing_pilots,
-                delete_stale=False,
-            )
-            self.submit(changes)
-            self.applied("pilots", pilots)
-        else:
-            self.unavailable("pilots", pilots)
-
-        if event_doc.items is None or not event_doc.items:
+    def prepare(self, base: BaseDocuments) -> bool:
+        """Take the event, its zone and rounds from the documents. False (and an error) without an event."""
+        event_doc = base.event
+        if not event_doc.items:
             if event_doc.items is not None:
-                summary.error("event", f"{event_doc.path} holds no event", "events", eid)
+                self.summary.error("event", f"{event_doc.path} holds no event", "events", self.event_id)
             else:
                 self.unavailable("event", event_doc)
             return False
         self.event = event_doc.items[0]
         if self.event.id is None:
-            self.event.id = eid
+            self.event.id = self.event_id
         self.zone = mapping.event_zone(self.event, self.ctx.zone)
+        self.rounds = {r.id: r for r in base.rounds.items or [] if r.id}
+        return True
 
-        stage_items = stages.items or []
-        round_items = rounds.items or []
-        self.rounds = {r.id: r for r in round_items if r.id}
-        existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"')
-        existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"')
+    def learn_known(
+        self,
+        base: BaseDocuments,
+        existing_pilots: Mapping[str, str] | None = None,
+        existing_channels: Mapping[str, str] | None = None,
+    ) -> None:
+        """What relations may point at: records PocketBase has plus those the documents bring."""
+        rid = record_id(self.event_id)
+        if existing_pilots is None:
+            existing_pilots = self.sink.existing_hashes("pilots")
+        if existing_channels is None:
+            existing_channels = self.sink.existing_hashes("channels")
+        stages, rounds = base.stages.items, base.rounds.items
         self.known = Known(
-            pilots=frozenset(existing_pilots) | _ids(pilots.items),
-            channels=frozenset(existing_channels) | _ids(channels.items),
-            stages=_ids(stages.items) if stages.items is not None else frozenset(existing_stages),
-            rounds=_ids(rounds.items) if rounds.items is not None else frozenset(existing_rounds),
+            pilots=frozenset(existing_pilots) | _ids(base.pilots.items),
+            channels=frozenset(existing_channels) | _ids(base.channels.items),
+            stages=_ids(stages)
+            if stages is not None
+            else frozenset(self.sink.existing_hashes("stages", f'event = "{rid}"')),
+            rounds=_ids(rounds)
+            if rounds is not None
+            else frozenset(self.sink.existing_hashes("rounds", f'event = "{rid}"')),
         )
 
+    def apply_base(self, base: BaseDocuments) -> bool:
+        """Write the base scope's changes. False when ``Event.json`` is unavailable (channels and pilots still are)."""
+        summary, eid = self.summary, self.event_id
+        existing_channels = self.sink.existing_hashes("channels")
+        existing_pilots = self.sink.existing_hashes("pilots")
+        rid = record_id(eid)
+        self._apply_global("channels", base.channels, existing_channels, mapping.channel)
+        self._apply_global("pilots", base.pilots, existing_pilots, mapping.pilot)
+
+        if not self.prepare(base):
+            return False
+        assert self.event is not None
+        self.learn_known(base, existing_pilots, existing_channels)
         changes = ScopeChanges("event")
         event_record = mapping.event(self.event, self.zone, self.known)
         existing_event = self.sink.existing_hashes("events", f'id = "{rid}"')
         plan_collection(changes, summary, "events", _present([event_record]), existing_event, delete_stale=False)
-        if stages.available:
-            stage_records = _present(mapping.stage(s, eid) for s in stage_items)
+        stages, rounds = base.stages, base.rounds
+        if stages.items is not None:
+            stage_records = _present(mapping.stage(s, eid) for s in stages.items)
+            existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"')
             plan_collection(changes, summary, "stages", stage_records, existing_stages, delete_stale=True)
         elif not stages.empty:
             self.unavailable("event", stages)
         if rounds.items is not None:
-            round_records = _present(mapping.round_(r, eid, self.zone, self.known) for r in round_items)
+            round_records = _present(mapping.round_(r, eid, self.zone, self.known) for r in rounds.items)
+            existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"')
             plan_collection(changes, summary, "rounds", round_records, existing_rounds, delete_stale=True)
         else:
             self.unavailable("event", rounds)
         roster = _present(mapping.roster_pilot_channel(pc, eid, self.known) for pc in self.event.pilot_channels)
-        plan_collection(
-            changes,
-            summary,
-            "pilotChannels",
-            roster,
-            self.sink.existing_hashes("pilotChannels", f'event = "{rid}" && race = ""'),
-            delete_stale=True,
-        )
+        existing_roster = self.sink.existing_hashes("pilotChannels", f'event = "{rid}" && race = ""')
+        plan_collection(changes, summary, "pilotChannels", roster, existing_roster, delete_stale=True)
         self.submit(changes)
-        self.applied("event", event_doc, rounds, stages if stages.available else None)
+        self.applied("event", base.event, rounds, stages if stages.available else None)
         self.existing_races = self.sink.existing_hashes("races", f'event = "{rid}"')
         return True
+
+    def _apply_global(
+        self,
+        collection: str,
+        loaded: Loaded[M],
+        existing: Mapping[str, str],
+        mapper: Callable[[M], Record | None],
+    ) -> None:
+        """Channels and pilots: global, so records are created and updated but never deleted."""
+        if loaded.items is None:
+            self.unavailable(collection, loaded)
+            return
+        changes = ScopeChanges(collection)
+        records = _present(mapper(item) for item in loaded.items)
+        plan_collection(changes, self.summary, collection, records, existing, delete_stale=False)
+        self.submit(changes)
+        self.applied(collection, loaded)
 
     def unavailable(self, scope: str, document: Loaded[Any]) -> None:
         self.summary.error(scope, f"{document.path} unavailable: {document.problem}; nothing in this scope was changed")
