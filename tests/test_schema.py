@@ -94,6 +94,7 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
         "summary": "json",
     },
     "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
+    "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
 }
 # fmt: on
 FRONT_END_INDEXES = {

@@ -29,6 +29,7 @@ __all__ = [
     "document_hash_id",
     "forget_document_hashes",
     "load_document_hashes",
+    "load_document_states",
     "pb_datetime",
     "recent_runs",
     "record_run",
@@ -57,6 +58,14 @@ def load_document_hashes(sink: PocketBaseSink, event_id: str) -> dict[str, str]:
     return {
         str(item["path"]): str(item.get("sha256") or "")
         for item in sink.list_records(DOCUMENT_HASHES, f"event = {filter_string(event_id)}", "path,sha256")
+    }
+
+
+def load_document_states(sink: PocketBaseSink, event_id: str) -> dict[str, tuple[str, str]]:
+    """``path -> (sha256, syncedAt)`` of every document stored for ``event_id`` (``syncedAt``: when it last changed)."""
+    return {
+        str(item["path"]): (str(item.get("sha256") or ""), str(item.get("syncedAt") or ""))
+        for item in sink.list_records(DOCUMENT_HASHES, f"event = {filter_string(event_id)}", "path,sha256,syncedAt")
     }
 
 
