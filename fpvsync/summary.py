@@ -83,6 +83,8 @@ class SyncSummary:
     warnings: list[SyncError] = field(default_factory=list)
     #: Set when FPVTrackside or PocketBase stopped answering (or refused the credentials) and the run was cut short.
     unreachable: str | None = None
+    #: With ``unreachable``: PocketBase refused the credentials (retrying will not help).
+    refused: bool = field(default=False, repr=False)
     #: Set when the run did not happen at all (e.g. another poll held the lock); shown instead of counts.
     skipped: str | None = None
 

@@ -54,6 +54,10 @@ class SyncContext:
     record_runs: bool = True
 
 
+class SkipRun(Exception):
+    """Raised inside a run to end it without writing; the message says why (e.g. another poll holds the lock)."""
+
+
 @dataclass(frozen=True)
 class BaseDocuments:
     """The event-level documents, fetched and parsed."""
@@ -76,6 +80,7 @@ class RaceWork:
     race: Loaded[Race]
     result: Loaded[Result] | None
     records: dict[str, list[Record]] = field(default_factory=dict)
+    children: bool = True
     deleted: bool = False
     ended: bool = False
 
@@ -100,6 +105,9 @@ class EventRun:
         self.existing_races: dict[str, str] = {}
         self.children: dict[str, dict[str, dict[str, str]]] = {}
         self.hashes: dict[str, tuple[str, str]] = {}  # path -> (scope, sha256) of documents fully applied
+        self.gone: set[str] = set()  # documents that no longer exist at the source (their hashes are forgotten)
+        self.stored_hashes: dict[str, str] | None = None  # path -> sha256 as stored, when already loaded
+        self.hashes_saved = 0
         self._pending: list[Operation] = []
 
     # -- the run's frame ------------------------------------------------------------------------------------------
@@ -112,18 +120,29 @@ class EventRun:
             body()
             self.flush(final=True)
             self._store_document_hashes()
+        except SkipRun as exc:
+            self.summary.skipped = str(exc)
         except SourceUnreachable as exc:
             self.flush_quietly()
             self.summary.unreachable = str(exc)
             self.summary.error("source", str(exc))
         except (SinkUnreachable, AuthError) as exc:
             self.summary.unreachable = str(exc)
+            self.summary.refused = isinstance(exc, AuthError)
             self.summary.error("pocketbase", str(exc))
         finally:
             self.ctx.progress.stop()
+            self.finished()
         self.summary.duration_seconds = time.perf_counter() - self._clock
-        self._record_run()
+        if self.should_record_run():
+            self._record_run()
         return self.summary
+
+    def finished(self) -> None:
+        """Called once the run's writes are over, whatever happened (subclasses release what they hold)."""
+
+    def should_record_run(self) -> bool:
+        return not self.summary.skipped
 
     def _current_event(self) -> str:
         try:
@@ -141,15 +160,22 @@ class EventRun:
 
     def _store_document_hashes(self) -> None:
         """Remember the documents whose scopes were applied without errors (after the writes: never before)."""
-        if self.sink.dry_run or not self.hashes:
+        if self.sink.dry_run or not (self.hashes or self.gone):
             return
         failed = {error.scope for error in self.summary.errors}
-        stored = bookkeeping.load_document_hashes(self.sink, self.event_id)
+        stored = self.stored_hashes
+        if stored is None:
+            stored = bookkeeping.load_document_hashes(self.sink, self.event_id)
         changed = {
             path: sha for path, (scope, sha) in self.hashes.items() if scope not in failed and stored.get(path) != sha
         }
         if changed:
             bookkeeping.save_document_hashes(self.sink, self.event_id, changed)
+            self.hashes_saved = len(changed)
+        gone = [path for path in self.gone if path in stored]
+        if gone:
+            bookkeeping.forget_document_hashes(self.sink, gone)
+            self.hashes_saved += len(gone)
 
     def applied(self, scope: str, *documents: Loaded[Any] | None) -> None:
         for document in documents:
@@ -299,28 +325,40 @@ class EventRun:
             seen.setdefault(race_id, None)
         return list(seen)
 
-    def load_children(self, collections: Iterable[str]) -> Future[None]:
-        """List the event's existing race children (grouped by race) in the background."""
+    def load_children(
+        self,
+        collections: Iterable[str],
+        race_ids: Iterable[str] | None = None,
+        *,
+        record_ids: Iterable[str] | None = None,
+    ) -> Future[None]:
+        """List existing race children, grouped by race, in the background: the whole event's, or some races'
+        (by source id, or by record id)."""
         rid = record_id(self.event_id)
+        if race_ids is None and record_ids is None:
+            filters = [f'event = "{rid}" && race != ""']
+        else:
+            ids = sorted({record_id(r) for r in race_ids or []} | set(record_ids or []))
+            filters = [" || ".join(f'race = "{i}"' for i in ids[n : n + 50]) for n in range(0, len(ids), 50)]
 
         def work() -> None:
             for collection in collections:
-                self.children[collection] = self.sink.existing_grouped(
-                    collection, f'event = "{rid}" && race != ""', "race"
-                )
+                grouped = self.children.setdefault(collection, {})
+                for filter_ in filters:
+                    grouped.update(self.sink.existing_grouped(collection, filter_, "race"))
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpvsync-list")
         future = executor.submit(work)
         executor.shutdown(wait=False)
         return future
 
-    def fetch_race(self, race_id: str, *, children: bool, results: bool) -> RaceWork:
-        """Fetch, parse and map one race (runs on the fetch worker thread)."""
+    def fetch_race(self, race_id: str, *, children: bool, results: bool, map_records: bool = True) -> RaceWork:
+        """Fetch and parse one race, and map it unless ``map_records`` is False (runs on the fetch worker)."""
         scope = f"race {race_id}"
         race_doc = load(
             self.client, race_path(self.event_id, race_id, "Race.json"), Race, self.summary, scope, required=False
         )
-        work = RaceWork(race_id, race_doc, None)
+        work = RaceWork(race_id, race_doc, None, children=children)
         if race_doc.items is None:
             return work
         if not race_doc.items:
@@ -329,29 +367,33 @@ class EventRun:
         race = race_doc.items[0]
         race.id = race.id or race_id
         work.ended = race.end is not None
+        if results:
+            path = race_path(self.event_id, race_id, "Result.json")
+            work.result = load(self.client, path, Result, self.summary, scope, required=False)
+        if map_records:
+            self.map_race(work)
+        return work
+
+    def map_race(self, work: RaceWork) -> None:
+        """Map a fetched race's documents into records (needs :attr:`known`, :attr:`zone` and the rounds)."""
+        if not work.race.items:
+            return
+        race = work.race.items[0]
         round_model = self.rounds.get(race.round) if race.round else None
         default_type = self.event.event_type if self.event is not None else None
         work.records["races"] = _present(
             [mapping.race(race, self.event_id, self.zone, self.known, round_model, default_type)]
         )
-        if children:
+        if work.children:
             work.records.update(mapping.race_children(race, self.event_id, self.zone, self.known))
-        if results:
-            work.result = load(
-                self.client,
-                race_path(self.event_id, race_id, "Result.json"),
-                Result,
-                self.summary,
-                scope,
-                required=False,
-            )
+        if work.result is not None:
             if work.result.items is not None:
                 work.records["results"] = _present(
-                    mapping.result(r, self.event_id, race_id, self.known) for r in work.result.items
+                    mapping.result(r, self.event_id, work.race_id, self.known) for r in work.result.items
                 )
             elif not work.ended and work.result.empty:
                 work.records["results"] = []  # not ended (or reset): it has no results
-        return work
+                self.gone.add(work.result.path)
 
     def apply_race(self, work: RaceWork, *, children: bool) -> None:
         """Plan and queue one race's writes against what PocketBase holds for it."""
@@ -443,10 +485,14 @@ class EventRun:
         if stale:
             self.delete_stale_races(race_ids)
 
-    def sync_rollover_results(self) -> None:
+    def load_rollover_results(self) -> Loaded[Result]:
+        path = event_path(self.event_id, "Results.json")
+        return load(self.client, path, Result, self.summary, "results", required=False)
+
+    def sync_rollover_results(self, doc: Loaded[Result] | None = None) -> None:
         """``Results.json``: the round roll-over results (no race). Usually missing: then nothing changes."""
         scope = "results"
-        doc = load(self.client, event_path(self.event_id, "Results.json"), Result, self.summary, scope, required=False)
+        doc = doc if doc is not None else self.load_rollover_results()
         if doc.items is None:
             if not doc.empty:
                 self.unavailable(scope, doc)
