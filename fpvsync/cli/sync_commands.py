@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -41,6 +42,57 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Compute and print the s
 Operation = Callable[[engine.SyncContext], SyncSummary]
 
 
+def load_settings(trackside: str | None, pb_url: str | None, timezone: str | None) -> Settings:
+    """Settings from flags and environment, or a one-line usage error (exit 2)."""
+    try:
+        settings = Settings.load(trackside_url=trackside, pb_url=pb_url, timezone=timezone)
+        settings.zone()
+        if not settings.has_pb_credentials():
+            raise ConfigError(
+                "no PocketBase superuser credentials: set FPVSYNC_PB_EMAIL and FPVSYNC_PB_PASSWORD, or FPVSYNC_PB_TOKEN"
+            )
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    return settings
+
+
+@contextmanager
+def sync_context(
+    settings: Settings, *, dry_run: bool, progress: Progress = NULL_PROGRESS, tolerate_pb_down: bool = False
+) -> Iterator[engine.SyncContext]:
+    """Connections to FPVTrackside and PocketBase, authenticated; errors become one line and an exit code.
+
+    ``tolerate_pb_down``: start even if PocketBase does not answer yet (a watch loop retries with backoff).
+    """
+    try:
+        with (
+            TracksideClient.from_settings(settings) as client,
+            PocketBaseSink.from_settings(settings, dry_run=dry_run) as sink,
+        ):
+            try:
+                sink.authenticate()
+            except SinkUnreachable:
+                if not tolerate_pb_down:
+                    raise
+            yield engine.SyncContext(client, sink, zone=settings.zone(), progress=progress)
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except AuthError as exc:
+        raise fail(
+            str(exc), ExitCode.UNREACHABLE, hint="check FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD or FPVSYNC_PB_TOKEN"
+        ) from None
+    except (SinkUnreachable, SourceUnreachable) as exc:
+        raise fail(str(exc), ExitCode.UNREACHABLE, hint="is the server running, and is the URL right?") from None
+
+
+def emit(summary: SyncSummary, json_output: bool) -> None:
+    if json_output:
+        out_console.file.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
+        out_console.file.flush()
+    else:
+        print_summary(out_console, summary)
+
+
 def run_operation(
     operation: Operation,
     *,
@@ -51,40 +103,14 @@ def run_operation(
     dry_run: bool,
     show_progress: bool = False,
 ) -> None:
-    """The shared frame of every sync command: settings, connections, the engine call, rendering, exit code."""
-    try:
-        settings = Settings.load(trackside_url=trackside, pb_url=pb_url, timezone=timezone)
-        zone = settings.zone()
-        if not settings.has_pb_credentials():
-            raise ConfigError(
-                "no PocketBase superuser credentials: set FPVSYNC_PB_EMAIL and FPVSYNC_PB_PASSWORD, or FPVSYNC_PB_TOKEN"
-            )
-    except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-
+    """The shared frame of every one-shot sync command: settings, connections, the engine call, output, exit code."""
+    settings = load_settings(trackside, pb_url, timezone)
     progress: Progress = NULL_PROGRESS
     if show_progress and not json_output and err_console.is_terminal:
         progress = RichProgress(err_console)
-    try:
-        with (
-            TracksideClient.from_settings(settings) as client,
-            PocketBaseSink.from_settings(settings, dry_run=dry_run) as sink,
-        ):
-            sink.authenticate()
-            summary = operation(engine.SyncContext(client, sink, zone=zone, progress=progress))
-    except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    except AuthError as exc:
-        raise fail(
-            str(exc), ExitCode.UNREACHABLE, hint="check FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD or FPVSYNC_PB_TOKEN"
-        ) from None
-    except (SinkUnreachable, SourceUnreachable) as exc:
-        raise fail(str(exc), ExitCode.UNREACHABLE, hint="is the server running, and is the URL right?") from None
-
-    if json_output:
-        out_console.file.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
-    else:
-        print_summary(out_console, summary)
+    with sync_context(settings, dry_run=dry_run, progress=progress) as ctx:
+        summary = operation(ctx)
+    emit(summary, json_output)
     raise typer.Exit(summary.exit_code)
 
 

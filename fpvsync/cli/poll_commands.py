@@ -1,0 +1,115 @@
+"""``fpvsync poll``: the live mirror, one cron-friendly pass or a ``--watch`` loop."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import datetime
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from fpvsync.cli.app import ExitCode, app, err_console, fail
+from fpvsync.cli.sync_commands import (
+    DryRun,
+    EventArg,
+    JsonOut,
+    PbUrl,
+    Timezone,
+    Trackside,
+    emit,
+    load_settings,
+    run_operation,
+    sync_context,
+)
+from fpvsync.engine.poll import PollPolicy, WatchReport
+from fpvsync.engine.poll import poll as poll_once
+from fpvsync.engine.poll import watch as watch_loop
+from fpvsync.errors import AuthError, ConfigError
+from fpvsync.summary import SyncSummary
+
+
+@app.command()
+def poll(
+    event: EventArg = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep polling until Ctrl-C/SIGTERM (or --for).")] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between passes with --watch.")] = 2.0,
+    duration: Annotated[
+        float | None, typer.Option("--for", min=0.0, help="With --watch: stop after this many seconds.")
+    ] = None,
+    settled_per_pass: Annotated[
+        int, typer.Option("--settled-per-pass", min=0, help="Finished, unchanged races re-read per pass (in rotation).")
+    ] = 5,
+    recent: Annotated[
+        float, typer.Option("--recent", min=0.0, help="Races changed within this many seconds are re-read every pass.")
+    ] = 300.0,
+    lock_wait: Annotated[
+        float,
+        typer.Option("--lock-wait", min=0.0, help="Seconds to wait for another pass of the event before skipping."),
+    ] = 3.0,
+    trackside: Trackside = None,
+    pb_url: PbUrl = None,
+    timezone: Timezone = None,
+    json_output: JsonOut = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Sync only what changed: one pass for cron, or a loop with --watch.
+
+    Unchanged documents cause no PocketBase writes. Without EVENT, follows the event FPVTrackside has open.
+    With --watch and --json, prints one JSON summary per pass (JSON Lines).
+    """
+    policy = PollPolicy(
+        recent_seconds=recent,
+        settled_per_pass=settled_per_pass,
+        interval=interval if watch else 60.0,
+        lock_wait=lock_wait,
+    )
+    if not watch:
+        run_operation(
+            lambda ctx: poll_once(ctx, event, policy),
+            trackside=trackside,
+            pb_url=pb_url,
+            timezone=timezone,
+            json_output=json_output,
+            dry_run=dry_run,
+        )
+        return
+
+    settings = load_settings(trackside, pb_url, timezone)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_pass(summary: SyncSummary) -> None:
+        if json_output:
+            emit(summary, json_output=True)
+        elif summary.skipped or summary.written or summary.errors:
+            stamp = datetime.now().strftime("%H:%M:%S")
+            err_console.print(f"{stamp} {summary}", highlight=False)
+            for error in summary.errors[:5]:
+                err_console.print(f"  [red]error:[/] {error}", highlight=False)
+
+    def on_outage(message: str) -> None:
+        err_console.print(f"[bold red]unreachable:[/] {message} — retrying with backoff", highlight=False)
+
+    def on_recovery(message: str) -> None:
+        err_console.print(f"[green]recovered:[/] {message}", highlight=False)
+
+    try:
+        with sync_context(settings, dry_run=dry_run, tolerate_pb_down=True) as ctx:
+            if not json_output:
+                target = f"event {event}" if event else "FPVTrackside's current event"
+                err_console.print(f"polling {target} every {interval:g}s; Ctrl-C stops after the current pass")
+            watch_loop(ctx, event, policy, WatchReport(on_pass, on_outage, on_recovery), stop, duration)
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except AuthError as exc:
+        raise fail(str(exc), ExitCode.UNREACHABLE) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    raise typer.Exit(0)
