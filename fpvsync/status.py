@@ -50,12 +50,12 @@ class Status:
 
 
 def gather(client: TracksideClient, sink: PocketBaseSink, event_id: str | None) -> Status:
-    trackside = Reachability(True, client.base_url)
+    trackside = Reachability(True, client.display_url)
     pocketbase = Reachability(True, sink.url)
     try:
         event_id = checked_guid(event_id) if event_id else client.current_event()
     except (FpvsyncError, DocumentUnavailable) as exc:
-        trackside = Reachability(False, client.base_url, str(exc))
+        trackside = Reachability(False, client.display_url, str(exc))
     status = Status(event_id, trackside, pocketbase)
     try:
         sink.authenticate()
@@ -111,6 +111,6 @@ def _compare(client: TracksideClient, event_id: str, states: dict[str, tuple[str
             if states.get(path, ("", ""))[0] != document.sha256:
                 pending.append(path)
     except FpvsyncError as exc:
-        status.trackside = Reachability(False, client.base_url, str(exc))
+        status.trackside = Reachability(False, client.display_url, str(exc))
         return
     status.pending = pending

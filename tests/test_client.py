@@ -606,3 +606,12 @@ def _no_leaked_threads() -> Iterator[None]:
 
 if __name__ == "__main__":
     _record_all()
+
+
+def test_messages_never_show_credentials_in_the_url() -> None:
+    with TracksideClient("http://director:s3cret-pass@127.0.0.1:9", attempts=1, backoff=0.01) as client:
+        assert "s3cret-pass" not in repr(client)
+        with pytest.raises(SourceUnreachable) as caught:
+            client.fetch("events/x/Event.json")
+    assert "s3cret-pass" not in str(caught.value)
+    assert "127.0.0.1:9" in str(caught.value)

@@ -24,10 +24,10 @@ EventArg = Annotated[
 ]
 Trackside = Annotated[
     str | None,
-    typer.Option("--trackside", help="FPVTrackside URL. Env: FPVSYNC_TRACKSIDE_URL. [default: http://localhost:8080]"),
+    typer.Option("--trackside", help="FPVTrackside URL (default http://localhost:8080). Env: FPVSYNC_TRACKSIDE_URL."),
 ]
 PbUrl = Annotated[
-    str | None, typer.Option("--pb-url", help="PocketBase URL. Env: FPVSYNC_PB_URL. [default: http://127.0.0.1:8090]")
+    str | None, typer.Option("--pb-url", help="PocketBase URL (default http://127.0.0.1:8090). Env: FPVSYNC_PB_URL.")
 ]
 Timezone = Annotated[
     str | None,

@@ -158,6 +158,8 @@ class TracksideClient:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
+        #: The URL as shown in messages: without any user or password it may carry.
+        self.display_url = str(httpx.URL(self.base_url).copy_with(username=None, password=None))
         self.attempts = attempts
         self.min_interval = min_interval
         self.backoff = backoff
@@ -198,7 +200,7 @@ class TracksideClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"TracksideClient({self.base_url!r})"
+        return f"TracksideClient({self.display_url!r})"
 
     # -- public API ------------------------------------------------------------------------------------------
 
@@ -284,7 +286,7 @@ class TracksideClient:
         except _NoAnswer as exc:
             tries = retrying.statistics.get("attempt_number", self.attempts)
             raise SourceUnreachable(
-                f"FPVTrackside at {self.base_url} did not answer: {exc.why} ({_plural(tries, 'attempt')})"
+                f"FPVTrackside at {self.display_url} did not answer: {exc.why} ({_plural(tries, 'attempt')})"
             ) from exc.__cause__
 
     @staticmethod
