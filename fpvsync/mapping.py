@@ -9,6 +9,8 @@
   ``extra.unresolved`` so nothing the source sent is lost.
 - ``extra`` holds every source key the models do not know, plus unreadable values, verbatim.
 - ``syncHash`` is a digest of everything else in the record: equal hashes mean nothing to write.
+- Derived answers that need only one source document are stored with its record (:mod:`fpvsync.derived`): a lap's
+  ``valid``/``isHoleshot``/``withinTarget``, an event's ``channelInfo``.
 
 No I/O happens here.
 """
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fpvsync import derived
 from fpvsync.ids import SOURCE, record_id
 from fpvsync.trackside.models import (
     Channel,
@@ -171,11 +174,23 @@ def pilot(model: Pilot) -> Record | None:
     return finish("pilots", model.id, body, model)
 
 
-def event(model: Event, zone: tzinfo | None, known: Known) -> Record | None:
+def channels_by_id(items: Iterable[Channel] | None) -> dict[str, Channel] | None:
+    """``Channels.json``'s channels by GUID, for :func:`event`; ``None`` when the document is unavailable."""
+    if items is None:
+        return None
+    return {c.id: c for c in items if c.id}
+
+
+def event(
+    model: Event, zone: tzinfo | None, known: Known, channels: Mapping[str, Channel] | None = None
+) -> Record | None:
+    """An event. With ``channels`` (``Channels.json`` by GUID) it carries ``channelInfo``: each event channel's
+    colour and display name (:func:`fpvsync.derived.channel_info`). Without, the record has no ``channelInfo`` key,
+    so an unavailable Channels.json leaves the stored value as it is."""
     if not model.id:
         return None
     unresolved: dict[str, str] = {}
-    channels = [record_id(c) for c in model.channels if record_id(c) in known.channels]
+    channel_ids = [record_id(c) for c in model.channels if record_id(c) in known.channels]
     removed = [record_id(p) for p in model.removed_pilots if record_id(p) in known.pilots]
     missing_channels = [c for c in model.channels if record_id(c) not in known.channels]
     missing_pilots = [p for p in model.removed_pilots if record_id(p) not in known.pilots]
@@ -194,7 +209,7 @@ def event(model: Event, zone: tzinfo | None, known: Known) -> Record | None:
         "raceStartIgnoreDetections": model.race_start_ignore_detections,
         "minLapTime": model.min_lap_time,
         "lastOpened": utc(model.last_opened, zone),
-        "channels": channels,
+        "channels": channel_ids,
         "channelColors": model.channel_colors,
         "channelDisplayNames": model.channel_display_names,
         "removedPilots": removed,
@@ -210,6 +225,8 @@ def event(model: Event, zone: tzinfo | None, known: Known) -> Record | None:
         "locked": model.locked,
         "multiGpRaceFormat": model.multi_gp_race_format,
     }
+    if channels is not None:
+        body["channelInfo"] = derived.channel_info(model, channels)
     extra: Body = {}
     if missing_channels:
         extra["unresolvedChannels"] = missing_channels
@@ -359,8 +376,12 @@ def lap(
     zone: tzinfo | None,
     detections: Mapping[str, Detection],
     known: Known,
+    race_model: Race | None = None,
 ) -> Record | None:
-    """A lap. It has no pilot of its own: the pilot comes from its detection (in the same race file)."""
+    """A lap. It has no pilot of its own: the pilot comes from its detection (in the same race file).
+
+    ``valid``, ``isHoleshot`` and ``withinTarget`` follow FPVTrackside's rules (:func:`fpvsync.derived.lap_flags`)
+    from the detection and the race (its timing mode and target laps)."""
     if not model.id:
         return None
     unresolved: dict[str, str] = {}
@@ -372,6 +393,7 @@ def lap(
         "lengthSeconds": model.length_seconds,
         "startTime": utc(model.start_time, zone),
         "endTime": utc(model.end_time, zone),
+        **derived.lap_flags(model, source_detection, race_model),
     }
     if source_detection is not None and source_detection.id:
         body["detection"] = record_id(source_detection.id)
@@ -427,7 +449,7 @@ def race_children(model: Race, event_id: str, zone: tzinfo | None, known: Known)
     children: dict[str, list[Record]] = {
         "pilotChannels": _present(race_pilot_channel(pc, event_id, race_id, known) for pc in model.pilot_channels),
         "detections": _present(detection(d, event_id, race_id, zone, known) for d in model.detections),
-        "laps": _present(lap(item, event_id, race_id, zone, detections_by_id, known) for item in model.laps),
+        "laps": _present(lap(item, event_id, race_id, zone, detections_by_id, known, model) for item in model.laps),
         "gamePoints": _present(game_point(g, event_id, race_id, zone, known) for g in model.game_points or []),
     }
     return children

@@ -32,6 +32,7 @@ SYNCED: dict[str, dict[str, Any]] = {
         "channelDisplayNames": "json", "removedPilots": (REL, "pilots", False, True), "enabled": "bool",
         "visibleOnline": "bool", "club": "text", "track": "text", "sectors": "json", "pilotsRegistered": "number",
         "flags": "json", "gameTypeName": "text", "timeZone": "text", "locked": "bool", "multiGpRaceFormat": "text",
+        "channelInfo": "json",
     },
     "stages": {
         "event": (REL, "events", True, False), "name": "text", "pointSummary": "json", "timeSummary": "json",
@@ -66,6 +67,7 @@ SYNCED: dict[str, dict[str, Any]] = {
         "event": (REL, "events", True, False), "race": (REL, "races", True, False),
         "detection": (REL, "detections", True, False), "pilot": (REL, "pilots", False, False),
         "lapNumber": "number", "lengthSeconds": "number", "startTime": "date", "endTime": "date",
+        "valid": "bool", "isHoleshot": "bool", "withinTarget": "bool",
     },
     "gamePoints": {
         "event": (REL, "events", True, False), "race": (REL, "races", True, False),
@@ -96,12 +98,41 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
     "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
     "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
 }
+# Read-only views over the synced collections (pb_migrations/1764000100_derived.js): field -> type, or
+# (relation, target collection).
+VIEWS: dict[str, dict[str, Any]] = {
+    "pilotBests": {
+        "id": "text", "event": (REL, "events"), "pilot": (REL, "pilots"), "racesFlown": "number",
+        "validLaps": "number", "fastestLap": "number", "fastestLapRace": (REL, "races"),
+        "fastestLapRound": (REL, "rounds"), "consecutiveLaps": "number", "fastestConsecutive": "number",
+        "fastestConsecutiveRace": (REL, "races"), "fastestConsecutiveRound": (REL, "rounds"),
+        "fastestHoleshot": "number", "fastestHoleshotRace": (REL, "races"), "fastestHoleshotRound": (REL, "rounds"),
+        "bestRaceTime": "number", "bestRaceTimeRace": (REL, "races"), "bestRaceTimeRound": (REL, "rounds"),
+    },
+    "leaderboard": {
+        "id": "text", "event": (REL, "events"), "round": (REL, "rounds"), "stage": (REL, "stages"),
+        "pilot": (REL, "pilots"), "roundOrder": "number", "roundValid": "bool", "position": "number",
+        "points": "number", "racePoints": "number", "rolloverPoints": "number", "races": "number", "wins": "number",
+        "dnfs": "number", "bestPosition": "number",
+    },
+    "stageLeaderboard": {
+        "id": "text", "event": (REL, "events"), "stage": (REL, "stages"), "pilot": (REL, "pilots"),
+        "position": "number", "rounds": "number", "points": "number", "racePoints": "number",
+        "rolloverPoints": "number", "races": "number", "wins": "number", "dnfs": "number", "bestPosition": "number",
+    },
+    "raceOrder": {
+        "id": "text", "event": (REL, "events"), "race": (REL, "races"), "round": (REL, "rounds"), "name": "text",
+        "raceNumber": "number", "roundOrder": "number", "valid": "bool", "start": "date", "end": "date",
+        "position": "number", "current": "bool", "state": "text",
+    },
+}
 # fmt: on
 FRONT_END_INDEXES = {
     "events": ["(sourceId)"],
     "rounds": ["(event, `order`)"],
     "races": ["(event, round, raceNumber)", "(start)"],
-    "laps": ["(race, lapNumber)"],
+    "laps": ["(race, lapNumber)", "(event, pilot, race, endTime, lapNumber, valid, isHoleshot, lengthSeconds, id)"],
+    "pilotChannels": ["(event, pilot)"],
     "detections": ["(race, time)"],
     "results": ["(event, race, position)"],
 }
@@ -159,6 +190,33 @@ def test_bookkeeping_collections_are_superuser_only(name: str, collections: dict
     assert set(_fields(collection)) == set(BOOKKEEPING[name]) | {"created", "updated"}
     for rule in ("listRule", "viewRule", "createRule", "updateRule", "deleteRule"):
         assert collection[rule] is None, rule
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_views_fields_and_public_read_only_rules(name: str, collections: dict[str, dict[str, Any]]) -> None:
+    by_id = {c["id"]: c["name"] for c in collections.values()}
+    collection = collections[name]
+    assert collection["type"] == "view"
+    assert (collection["listRule"], collection["viewRule"]) == ("", "")
+    assert (collection["createRule"], collection["updateRule"], collection["deleteRule"]) == (None, None, None)
+    fields = _fields(collection)
+    assert set(fields) == set(VIEWS[name])
+    for field_name, spec in VIEWS[name].items():
+        if isinstance(spec, tuple):
+            assert fields[field_name]["type"] == "relation", field_name
+            assert by_id[fields[field_name]["collectionId"]] == spec[1], field_name
+            assert fields[field_name]["maxSelect"] == 1, field_name
+        else:
+            assert fields[field_name]["type"] == spec, field_name
+
+
+def test_guest_reads_views_but_cannot_write_them(shared_pb: RunningPocketBase) -> None:
+    with httpx.Client(base_url=shared_pb.url) as guest:
+        for name in VIEWS:
+            assert guest.get(f"/api/collections/{name}/records", params={"perPage": 1}).status_code == 200, name
+            assert guest.post(f"/api/collections/{name}/records", json={}).status_code == 400, name
+    with shared_pb.admin() as admin:
+        assert admin.post("/api/collections/raceOrder/records", json={"name": "x"}).status_code == 400
 
 
 def test_batch_api_enabled_with_room_for_large_chunks(shared_pb: RunningPocketBase) -> None:
