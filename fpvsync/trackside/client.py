@@ -8,6 +8,10 @@ FPVTrackside answers every request with HTTP 200. What a body means::
     HTML index page             retried, then unavailable      retried, then unavailable
     JSON that does not parse    retried, then unavailable      retried, then unavailable (half-written file)
 
+JSON nested too deeply for Python to read is unavailable at once. What JSON allows but PocketBase cannot store is
+read as text: ``NaN``, ``Infinity``, numbers beyond a float64 (``1e400``) become strings, and a lone UTF-16
+surrogate escape (``"\\ud800"``) becomes U+FFFD.
+
 "Unavailable" is :class:`~fpvsync.errors.DocumentUnavailable` (with ``empty=True`` when the last body was empty);
 it never turns into an empty document. Connection
 errors, timeouts and 5xx answers are retried with exponential backoff and end in
@@ -28,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -56,6 +61,12 @@ KEEPALIVE_EXPIRY: Final = 15.0
 #: :attr:`DocumentUnavailable.reason` for an empty body: with ``required=False``, "this file does not exist".
 EMPTY_BODY: Final = "empty body (file missing or being written)"
 
+# A JSON escape of a UTF-16 surrogate (``\\ud83d``): pairs decode to one character, a lone one stays a surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Integers with more digits than a float64 (PocketBase's numbers) can hold.
+_MAX_INT_DIGITS: Final = 300
+_LONG_DIGITS = re.compile(rb"\d{%d}" % (_MAX_INT_DIGITS + 1))
 _CURRENT_EVENT = re.compile(r"""new\s+EventManager\s*\(\s*(["'])events/([^"'/\\\s]+)/?\1\s*\)""")
 _T = TypeVar("_T")
 
@@ -129,12 +140,42 @@ def _decode(path: str, body: bytes, response: httpx.Response, *, required: bool)
     if _looks_like_html(response, body):
         raise _Unusable("HTML page instead of JSON")
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        # Numbers PocketBase cannot take (NaN, Infinity, 1e400, a 400-digit integer) are kept as their text.
+        long_ints = _long_int_or_text if _LONG_DIGITS.search(body) else None
+        data = json.loads(
+            body.decode("utf-8-sig"), parse_constant=str, parse_float=_finite_or_text, parse_int=long_ints
+        )
+        if _SURROGATE_ESCAPE.search(body):
+            data = _without_lone_surrogates(data)
     except UnicodeDecodeError as exc:
         raise _Unusable(f"body is not UTF-8: {exc} (file half-written?)") from exc
     except json.JSONDecodeError as exc:
         raise _Unusable(f"JSON does not parse: {exc} (file half-written?)") from exc
+    except RecursionError as exc:
+        raise _Unusable("JSON nested too deeply to read", final=True) from exc
     return Document.from_body(path, body, data)
+
+
+def _finite_or_text(text: str) -> float | str:
+    """A JSON number, or its text when no float holds it (``1e400``): PocketBase only takes finite numbers."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _long_int_or_text(text: str) -> int | str:
+    return int(text) if len(text.lstrip("-")) <= _MAX_INT_DIGITS else text
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with every lone UTF-16 surrogate (``"\\ud800"`` in the JSON) replaced by U+FFFD: such a string
+    cannot be encoded as UTF-8, so neither hashed nor sent to PocketBase."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 class TracksideClient:
