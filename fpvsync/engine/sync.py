@@ -27,7 +27,14 @@ from fpvsync.engine.pipeline import prefetch
 from fpvsync.engine.plan import Operation, ScopeChanges, delete_all, plan_collection
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
 from fpvsync.engine.sources import CHANNELS_PATH, Loaded, checked_guid, event_path, load, race_path
-from fpvsync.errors import AuthError, ConfigError, DocumentUnavailable, SinkUnreachable, SourceUnreachable
+from fpvsync.errors import (
+    AuthError,
+    ConfigError,
+    DocumentUnavailable,
+    SinkRejected,
+    SinkUnreachable,
+    SourceUnreachable,
+)
 from fpvsync.ids import record_id
 from fpvsync.mapping import Known, Record
 from fpvsync.pb import bookkeeping
@@ -130,6 +137,8 @@ class EventRun:
             self.summary.unreachable = str(exc)
             self.summary.refused = isinstance(exc, AuthError)
             self.summary.error("pocketbase", str(exc))
+        except SinkRejected as exc:  # a refusal naming no record: what was written stays, the rest is next time
+            self.summary.error("pocketbase", str(exc))
         finally:
             self.ctx.progress.stop()
             self.finished()
@@ -155,7 +164,7 @@ class EventRun:
             return
         try:
             bookkeeping.record_run(self.sink, self.summary, self.started_at, self.summary.exit_code)
-        except (SinkUnreachable, AuthError) as exc:
+        except (SinkUnreachable, AuthError, SinkRejected) as exc:
             self.summary.warn("pocketbase", f"could not record this run in syncRuns: {exc}")
 
     def _store_document_hashes(self) -> None:

@@ -18,6 +18,9 @@ Errors are translated here, from the SDK's ``ClientResponseError``, and only her
 - 401/403 (an expired token reads as a guest,   → log in once more and repeat the request; refused again:
   so writes get 403)                              :class:`~fpvsync.errors.AuthError`
 - other 4xx from :meth:`PocketBaseSink.send`     → :class:`~fpvsync.errors.SinkRejected`
+- a record that cannot be sent as JSON, or that → that record fails (counted ``failed``, with an error); the
+  PocketBase cannot read (400 naming no request)  others are written: it is neither "unreachable" nor a reason
+                                                  to stop the run
 
 Messages never contain the password or the token.
 """
@@ -116,6 +119,10 @@ class _BatchRefused(Exception):
     def __init__(self, refusal: _Refusal) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
+
+
+class _Unsendable(Exception):
+    """A request that cannot be encoded as JSON, or a batch body that PocketBase could not read."""
 
 
 class _BatchTooLarge(Exception):
@@ -241,6 +248,9 @@ class PocketBaseSink:
                 with attempt:
                     return call()
         except ClientResponseError as exc:
+            if exc.status == 0 and isinstance(exc.original_error, ValueError | TypeError):
+                # Raised while encoding the request (NaN, a lone surrogate, ...): nothing was sent.
+                raise _Unsendable(f"cannot be sent as JSON: {exc.original_error}") from exc
             if exc.status == 0:
                 raise SinkUnreachable(
                     self._redact(f"PocketBase at {self.url} did not answer: {_network_reason(exc)}")
@@ -292,6 +302,8 @@ class PocketBaseSink:
         """
         try:
             return self._send_authenticated(path, config)
+        except _Unsendable as exc:
+            raise SinkRejected(f"PocketBase refused {config.get('method', 'GET')} {path}: {exc}") from exc
         except ClientResponseError as exc:
             raise SinkRejected(
                 self._redact(
@@ -381,6 +393,15 @@ class PocketBaseSink:
             return
         try:
             self._send_batch(ops)
+        except _Unsendable as exc:
+            if len(ops) == 1:
+                op = ops[0]
+                summary.add(op.collection, "failed")
+                summary.error(op.scope, self._redact(str(exc)), op.collection, op.source_id)
+                return
+            for half in (ops[: len(ops) // 2], ops[len(ops) // 2 :]):
+                self._apply(half, summary)
+            return
         except _BatchTooLarge as exc:
             logger.info("PocketBase at %s refused a batch of %d; sending %d per batch", self.url, len(ops), exc.limit)
             self.batch_size = exc.limit
@@ -417,6 +438,9 @@ class PocketBaseSink:
                 raise _BatchTooLarge(limit) from exc
             if exc.status == 413 and len(ops) > 1:
                 raise _BatchTooLarge(len(ops) // 2) from exc
+            if exc.status == 400 and refusal is None:
+                # The body as a whole could not be read (say, a number beyond a float64): find the record.
+                raise _Unsendable(f"PocketBase could not read it: {_message(exc.data) or 'no details'}") from exc
             raise SinkRejected(
                 self._redact(
                     f"PocketBase at {self.url} refused a batch of {len(ops)} requests: "
