@@ -26,7 +26,18 @@ from fpvsync import mapping
 from fpvsync.engine.pipeline import prefetch
 from fpvsync.engine.plan import Operation, ScopeChanges, delete_all, plan_collection
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
-from fpvsync.engine.sources import CHANNELS_PATH, Loaded, checked_guid, event_path, load, race_path
+from fpvsync.engine.sources import (
+    CHANNELS_PATH,
+    Loaded,
+    checked_guid,
+    entries_whole,
+    event_path,
+    event_whole,
+    load,
+    objects_only,
+    race_path,
+    race_whole,
+)
 from fpvsync.errors import (
     AuthError,
     ConfigError,
@@ -221,10 +232,12 @@ class EventRun:
         client, summary, eid = self.client, self.summary, self.event_id
         return BaseDocuments(
             channels=load(client, CHANNELS_PATH, Channel, summary, "channels"),
-            event=load(client, event_path(eid, "Event.json"), Event, summary, "event"),
+            event=load(client, event_path(eid, "Event.json"), Event, summary, "event", check=event_whole),
             pilots=load(client, event_path(eid, "Pilots.json"), Pilot, summary, "pilots"),
-            rounds=load(client, event_path(eid, "Rounds.json"), Round, summary, "event"),
-            stages=load(client, event_path(eid, "Stages.json"), Stage, summary, "event", required=False),
+            rounds=load(client, event_path(eid, "Rounds.json"), Round, summary, "event", check=entries_whole),
+            stages=load(
+                client, event_path(eid, "Stages.json"), Stage, summary, "event", required=False, check=entries_whole
+            ),
         )
 
     def prepare(self, base: BaseDocuments) -> bool:
@@ -364,9 +377,9 @@ class EventRun:
     def fetch_race(self, race_id: str, *, children: bool, results: bool, map_records: bool = True) -> RaceWork:
         """Fetch and parse one race, and map it unless ``map_records`` is False (runs on the fetch worker)."""
         scope = f"race {race_id}"
-        race_doc = load(
-            self.client, race_path(self.event_id, race_id, "Race.json"), Race, self.summary, scope, required=False
-        )
+        path = race_path(self.event_id, race_id, "Race.json")
+        check = race_whole if children else objects_only  # without children, only the race record is written
+        race_doc = load(self.client, path, Race, self.summary, scope, required=False, check=check)
         work = RaceWork(race_id, race_doc, None, children=children)
         if race_doc.items is None:
             return work
@@ -378,7 +391,7 @@ class EventRun:
         work.ended = race.end is not None
         if results:
             path = race_path(self.event_id, race_id, "Result.json")
-            work.result = load(self.client, path, Result, self.summary, scope, required=False)
+            work.result = load(self.client, path, Result, self.summary, scope, required=False, check=entries_whole)
         if map_records:
             self.map_race(work)
         return work
@@ -496,7 +509,7 @@ class EventRun:
 
     def load_rollover_results(self) -> Loaded[Result]:
         path = event_path(self.event_id, "Results.json")
-        return load(self.client, path, Result, self.summary, "results", required=False)
+        return load(self.client, path, Result, self.summary, "results", required=False, check=entries_whole)
 
     def sync_rollover_results(self, doc: Loaded[Result] | None = None) -> None:
         """``Results.json``: the round roll-over results (no race). Usually missing: then nothing changes."""
