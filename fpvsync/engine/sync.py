@@ -294,7 +294,8 @@ class EventRun:
         assert self.event is not None
         self.learn_known(base, existing_pilots, existing_channels)
         changes = ScopeChanges("event")
-        event_record = mapping.event(self.event, self.zone, self.known)
+        channels = mapping.channels_by_id(base.channels.items)
+        event_record = mapping.event(self.event, self.zone, self.known, channels)
         existing_event = self.sink.existing_hashes("events", f'id = "{rid}"')
         plan_collection(changes, summary, "events", _present([event_record]), existing_event, delete_stale=False)
         stages, rounds = base.stages, base.rounds
