@@ -57,6 +57,14 @@ class PollPolicy:
     heartbeat_seconds: float = 600.0
 
 
+@dataclass(frozen=True)
+class Leftover:
+    """A lock a pass could not release, and until when (monotonic) it is still surely ours."""
+
+    lock: Lock
+    until: float
+
+
 def lock_name(event_id: str) -> str:
     return f"poll:{event_id}"
 
@@ -64,13 +72,22 @@ def lock_name(event_id: str) -> str:
 class PollRun(EventRun):
     """One live-mirror pass over one event."""
 
-    def __init__(self, ctx: SyncContext, event_id: str | None, policy: PollPolicy, now: float | None = None) -> None:
+    def __init__(
+        self,
+        ctx: SyncContext,
+        event_id: str | None,
+        policy: PollPolicy,
+        now: float | None = None,
+        leftovers: list[Leftover] | None = None,
+    ) -> None:
         super().__init__(ctx, "poll", event_id)
         self.policy = policy
         self.now = time.time() if now is None else now
         self.states: dict[str, tuple[str, str]] = {}
         self.lock: Lock | None = None
         self.checked_documents = 0
+        #: Locks earlier passes of this loop could not release (PocketBase went away): released before locking.
+        self.leftovers = leftovers if leftovers is not None else []
 
     # -- the pass -------------------------------------------------------------------------------------------------
 
@@ -145,6 +162,11 @@ class PollRun(EventRun):
     def take_lock(self) -> None:
         if self.sink.dry_run:
             return
+        for leftover in [x for x in self.leftovers if x.lock.name == lock_name(self.event_id)]:
+            # Ours, still within its lease (after it, another process may hold the lock: try_lock takes it over).
+            if time.monotonic() < leftover.until:
+                Lock(self.sink, leftover.lock.name, leftover.lock.lease).release()
+            self.leftovers.remove(leftover)
         acquired = try_lock(
             self.sink, lock_name(self.event_id), lease=self.policy.lock_lease, wait=self.policy.lock_wait
         )
@@ -160,6 +182,7 @@ class PollRun(EventRun):
                 self.lock.release()
             except Exception as exc:  # the lease expires by itself; a failed release must not hide the summary
                 self.summary.warn("poll", f"could not release the poll lock (it expires by itself): {exc}")
+                self.leftovers.append(Leftover(self.lock, time.monotonic() + self.lock.lease))
             self.lock = None
 
     def should_record_run(self) -> bool:
@@ -206,9 +229,15 @@ def _pb_time(epoch: float) -> str:
     return bookkeeping.pb_datetime(datetime.fromtimestamp(epoch, UTC))
 
 
-def poll(ctx: SyncContext, event_id: str | None = None, policy: PollPolicy | None = None) -> SyncSummary:
-    """One live-mirror pass. ``event_id`` None follows FPVTrackside's current event."""
-    run = PollRun(ctx, event_id, policy or PollPolicy())
+def poll(
+    ctx: SyncContext,
+    event_id: str | None = None,
+    policy: PollPolicy | None = None,
+    leftovers: list[Leftover] | None = None,
+) -> SyncSummary:
+    """One live-mirror pass. ``event_id`` None follows FPVTrackside's current event. ``leftovers`` carries the locks
+    a pass could not release to the next pass of the same loop (:func:`watch`)."""
+    run = PollRun(ctx, event_id, policy or PollPolicy(), leftovers=leftovers)
     return run.run(run.body)
 
 
@@ -240,9 +269,10 @@ def watch(
     down_since: float | None = None
     failures = 0
     last: SyncSummary | None = None
+    leftovers: list[Leftover] = []  # so that PocketBase dying mid-pass does not lock this loop out for a lease
     while not stop.is_set():
         started = time.monotonic()
-        summary = poll(ctx, event_id, policy)
+        summary = poll(ctx, event_id, policy, leftovers)
         last = summary
         if summary.unreachable:
             if summary.refused:
