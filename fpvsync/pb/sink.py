@@ -323,11 +323,16 @@ class PocketBaseSink:
 
         Pages by id (``id > last``), which stays correct while records are added or deleted and costs no offset
         scan. ``fields`` (comma-separated) always gets ``id``.
+
+        PocketBase reads an expired token as a guest's, without an error, and leaves hidden fields (``syncHash``)
+        out of a guest's answer: when a requested field is missing, the sink logs in again and asks once more.
         """
         params: dict[str, Any] = {"perPage": PAGE_SIZE, "skipTotal": 1, "sort": "id"}
+        names: list[str] = []
         if fields is not None:
             names = [name.strip() for name in fields.split(",") if name.strip()]
             params["fields"] = ",".join(names if "id" in names else ["id", *names])
+        asked_again = False
         last: str | None = None
         while True:
             clauses = [f"({filter})"] if filter else []
@@ -337,6 +342,11 @@ class PocketBaseSink:
                 params["filter"] = " && ".join(clauses)
             page = self.send(f"/api/collections/{collection}/records", {"method": "GET", "params": dict(params)})
             items: list[dict[str, Any]] = page["items"]
+            if items and not asked_again and any(name not in items[0] for name in names):
+                asked_again = True
+                logger.info("PocketBase left fields of %s out (an expired token?); authenticating again", collection)
+                self.authenticate()
+                continue
             yield from items
             if not items or len(items) < int(page.get("perPage") or PAGE_SIZE):
                 return
