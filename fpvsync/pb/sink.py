@@ -11,6 +11,11 @@ Writes go through PocketBase's batch API (``POST /api/batch``), one transaction 
 operations. A chunk that PocketBase rejects is narrowed down, so that only the records PocketBase refuses fail
 (each one counted as ``failed`` with a readable message) and their neighbours are written.
 
+Inside a batch, a record the caller knows to be new (``exists=False``) is created (``POST``) and one it knows to
+exist is updated (``PATCH``): PocketBase 0.40 takes creates about a quarter faster, and updates about a tenth
+faster, than upserts (``PUT``, create or replace). When the caller's knowledge was stale (the record exists after
+all, or is gone), the chunk is sent again from that record on as upserts, which are right either way.
+
 Errors are translated here, from the SDK's ``ClientResponseError``, and only here:
 
 - no answer (connection refused, timeout)       → :class:`~fpvsync.errors.SinkUnreachable`
@@ -80,6 +85,11 @@ class Upsert:
     source_id: str
     #: Whether PocketBase holds the record already: counted ``updated`` if so, else ``created``.
     exists: bool = False
+
+
+@dataclass(frozen=True)
+class _AnyUpsert(Upsert):
+    """An upsert sent as such (``PUT``), whether the record exists or not."""
 
 
 @dataclass(frozen=True)
@@ -420,6 +430,9 @@ class PocketBaseSink:
         except _BatchRefused as exc:
             # The batch ran in order and stopped at the refused request: the ones before it are fine.
             index = exc.refusal.index
+            if _stale(ops[index], exc.refusal):
+                self._apply([*ops[:index], *(_as_upsert(op) for op in ops[index:])], summary)
+                return
             self._settle_refused(ops[index], exc.refusal, summary)
             if index:
                 self._apply(ops[:index], summary)
@@ -507,13 +520,33 @@ def _fresh(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _batch_request(op: Operation) -> dict[str, Any]:
-    if isinstance(op, Upsert):
-        return {
-            "method": "PUT",
-            "url": f"/api/collections/{op.collection}/records?fields=id",
-            "body": {**op.body, "id": op.id},
-        }
-    return {"method": "DELETE", "url": f"/api/collections/{op.collection}/records/{op.id}"}
+    records = f"/api/collections/{op.collection}/records"
+    if isinstance(op, Delete):
+        return {"method": "DELETE", "url": f"{records}/{op.id}"}
+    if op.exists and not isinstance(op, _AnyUpsert):
+        return {"method": "PATCH", "url": f"{records}/{op.id}?fields=id", "body": op.body}
+    return {
+        "method": "PUT" if isinstance(op, _AnyUpsert) else "POST",
+        "url": f"{records}?fields=id",
+        "body": {**op.body, "id": op.id},
+    }
+
+
+def _as_upsert(op: Operation) -> Operation:
+    if isinstance(op, Upsert) and not isinstance(op, _AnyUpsert):
+        return _AnyUpsert(op.collection, op.id, op.body, op.scope, op.source_id, op.exists)
+    return op
+
+
+def _stale(op: Operation, refusal: _Refusal) -> bool:
+    """Whether PocketBase refused a create only because the record exists, or an update only because it is gone."""
+    if not isinstance(op, Upsert) or isinstance(op, _AnyUpsert):
+        return False
+    if op.exists:
+        return refusal.status == 404 and refusal.message != "Missing collection context."
+    return any(
+        isinstance(error, dict) and error.get("code") == "validation_not_unique" for error in refusal.data.values()
+    )
 
 
 def _count_success(op: Operation, summary: SyncSummary) -> None:
