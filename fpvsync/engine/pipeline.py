@@ -6,10 +6,10 @@ main thread waits on PocketBase's writes: on two cores, both stay busy.
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Generator, Iterable
-from typing import TypeVar
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -21,44 +21,93 @@ class _Failure:
         self.error = error
 
 
-def prefetch(items: Iterable[T], depth: int = 8) -> Generator[T, None, None]:
-    """Yield ``items``, produced on a worker thread at most ``depth`` items ahead.
+class _Channel:
+    """The items between the worker and the consumer. The worker holds this, never the :class:`Prefetch`, so that
+    dropping an abandoned iterator stops the worker."""
 
-    An exception in the producer is re-raised in the consumer at the point it happened. Closing the generator
-    (or leaving a ``for`` loop early) stops the producer after the item it is working on.
-    """
-    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    def __init__(self, limit: int) -> None:
+        self.items: deque[object] = deque()
+        self.changed = threading.Condition()
+        self.limit = limit
+        self.stopped = False
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def put(self, item: object) -> bool:
+        with self.changed:
+            while len(self.items) >= self.limit and not self.stopped:
+                self.changed.wait()
+            if self.stopped:
+                return False
+            self.items.append(item)
+            self.changed.notify_all()
+            return True
 
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-        except BaseException as exc:  # forwarded to the consumer, which re-raises it
-            put(_Failure(exc))
-            return
-        put(_DONE)
+    def get(self, limit: int) -> object:
+        with self.changed:
+            self.limit = limit
+            while not self.items:
+                self.changed.wait()
+            item = self.items.popleft()
+            self.changed.notify_all()
+            return item
 
-    worker = threading.Thread(target=produce, name="fpvsync-prefetch", daemon=True)
-    worker.start()
+    def stop(self) -> None:
+        with self.changed:
+            self.stopped = True
+            self.changed.notify_all()
+
+
+def _produce(items: Iterable[object], channel: _Channel) -> None:
     try:
-        while True:
-            item = buffer.get()
-            if item is _DONE:
+        for item in items:
+            if not channel.put(item):
                 return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        worker.join()
+    except BaseException as exc:  # forwarded to the consumer, which re-raises it
+        channel.put(_Failure(exc))
+        return
+    channel.put(_DONE)
+
+
+class Prefetch(Iterator[T], Generic[T]):
+    """The items of a producer running on a worker thread (see :func:`prefetch`)."""
+
+    def __init__(self, items: Iterable[T], depth: int, lead: int) -> None:
+        self._depth = max(1, depth)
+        self._channel = _Channel(max(self._depth, lead))
+        self._finished = False
+        self._worker = threading.Thread(
+            target=_produce, args=(items, self._channel), name="fpvsync-prefetch", daemon=True
+        )
+        self._worker.start()
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        item = self._channel.get(self._depth)
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Failure):
+            self.close()
+            raise item.error
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop the producer after the item it is working on, and wait for it."""
+        self._finished = True
+        self._channel.stop()
+        if self._worker is not threading.current_thread():
+            self._worker.join()
+
+    def __del__(self) -> None:
+        self._channel.stop()
+
+
+def prefetch(items: Iterable[T], depth: int = 8, lead: int = 256) -> Prefetch[T]:
+    """Iterate ``items``, produced on a worker thread at most ``depth`` items ahead.
+
+    The worker starts at once. Until the consumer takes its first item it may run up to ``lead`` items ahead, so
+    that the time a caller spends preparing (say, listing what PocketBase holds) is spent fetching too; from then
+    on it stays at most ``depth`` ahead. An exception in the producer is re-raised in the consumer at the point it
+    happened. :meth:`Prefetch.close` (or dropping the iterator) stops the producer after the item it is working on.
+    """
+    return Prefetch(items, depth, lead)
