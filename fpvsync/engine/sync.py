@@ -120,6 +120,8 @@ class EventRun:
         self.zone: tzinfo | None = ctx.zone
         self.known = Known()
         self.rounds: dict[str, Round] = {}
+        #: Rounds.json was read: race records (named after their round) can be mapped.
+        self.rounds_known = True
         self.existing_races: dict[str, str] = {}
         self.children: dict[str, dict[str, dict[str, str]]] = {}
         self.hashes: dict[str, tuple[str, str]] = {}  # path -> (scope, sha256) of documents fully applied
@@ -254,6 +256,7 @@ class EventRun:
             self.event.id = self.event_id
         self.zone = mapping.event_zone(self.event, self.ctx.zone)
         self.rounds = {r.id: r for r in base.rounds.items or [] if r.id}
+        self.rounds_known = base.rounds.items is not None
         return True
 
     def learn_known(
@@ -297,7 +300,9 @@ class EventRun:
         channels = mapping.channels_by_id(base.channels.items)
         event_record = mapping.event(self.event, self.zone, self.known, channels)
         existing_event = self.sink.existing_hashes("events", f'id = "{rid}"')
-        plan_collection(changes, summary, "events", _present([event_record]), existing_event, delete_stale=False)
+        # The event record holds what it derives from Channels.json: without it, a stored event stays as it is.
+        wanted_event = _present([event_record]) if channels is not None or not existing_event else []
+        plan_collection(changes, summary, "events", wanted_event, existing_event, delete_stale=False)
         stages, rounds = base.stages, base.rounds
         if stages.items is not None:
             stage_records = _present(mapping.stage(s, eid) for s in stages.items)
@@ -440,14 +445,12 @@ class EventRun:
             self.submit(changes)
             self.applied(scope, work.race)
             return
-        plan_collection(
-            changes,
-            self.summary,
-            "races",
-            work.records["races"],
-            {rid: self.existing_races[rid]} if rid in self.existing_races else {},
-            delete_stale=False,
-        )
+        existing_race = {rid: self.existing_races[rid]} if rid in self.existing_races else {}
+        # A race record is named after its round: without Rounds.json, a stored race record stays as it is (and its
+        # document is not marked applied, so that the live mirror maps it again once Rounds.json is back).
+        keep_race = not self.rounds_known and bool(existing_race)
+        wanted_race = [] if keep_race else work.records["races"]
+        plan_collection(changes, self.summary, "races", wanted_race, existing_race, delete_stale=False)
         if children:
             for collection in ("pilotChannels", "detections", "laps", "gamePoints"):
                 if collection == "gamePoints" and work.race.items and work.race.items[0].game_points is None:
@@ -474,7 +477,11 @@ class EventRun:
         elif work.result is not None and work.result.items is None and not work.result.empty:
             self.unavailable(scope, work.result)
         self.submit(changes)
-        self.applied(scope, work.race, work.result if work.result is not None and work.result.available else None)
+        self.applied(
+            scope,
+            None if keep_race else work.race,
+            work.result if work.result is not None and work.result.available else None,
+        )
 
     def delete_race(self, changes: ScopeChanges, race_id: str, existing_children: dict[str, dict[str, str]]) -> None:
         """Delete a race and, explicitly, its children (so the summary counts them)."""
