@@ -298,25 +298,30 @@ class EventRun:
         self.learn_known(base, existing_pilots, existing_channels)
         changes = ScopeChanges("event")
         channels = mapping.channels_by_id(base.channels.items)
-        event_record = mapping.event(self.event, self.zone, self.known, channels)
+        stages, rounds = base.stages, base.rounds
+        event = self.event
+        try:
+            event_record = mapping.event(event, self.zone, self.known, channels)
+            stage_records = _present(mapping.stage(s, eid) for s in stages.items or [])
+            round_records = _present(mapping.round_(r, eid, self.zone, self.known) for r in rounds.items or [])
+            roster = _present(mapping.roster_pilot_channel(pc, eid, self.known) for pc in event.pilot_channels)
+        except Exception as exc:  # a value the mapping cannot handle fails the scope, never the run
+            summary.error("event", f"{_unmappable(exc)}; nothing in this scope was changed", "events", eid)
+            return False
         existing_event = self.sink.existing_hashes("events", f'id = "{rid}"')
         # The event record holds what it derives from Channels.json: without it, a stored event stays as it is.
         wanted_event = _present([event_record]) if channels is not None or not existing_event else []
         plan_collection(changes, summary, "events", wanted_event, existing_event, delete_stale=False)
-        stages, rounds = base.stages, base.rounds
         if stages.items is not None:
-            stage_records = _present(mapping.stage(s, eid) for s in stages.items)
             existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"')
             plan_collection(changes, summary, "stages", stage_records, existing_stages, delete_stale=True)
         elif not stages.empty:
             self.unavailable("event", stages)
         if rounds.items is not None:
-            round_records = _present(mapping.round_(r, eid, self.zone, self.known) for r in rounds.items)
             existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"')
             plan_collection(changes, summary, "rounds", round_records, existing_rounds, delete_stale=True)
         else:
             self.unavailable("event", rounds)
-        roster = _present(mapping.roster_pilot_channel(pc, eid, self.known) for pc in self.event.pilot_channels)
         existing_roster = self.sink.existing_hashes("pilotChannels", f'event = "{rid}" && race = ""')
         plan_collection(changes, summary, "pilotChannels", roster, existing_roster, delete_stale=True)
         self.submit(changes)
@@ -403,9 +408,19 @@ class EventRun:
         return work
 
     def map_race(self, work: RaceWork) -> None:
-        """Map a fetched race's documents into records (needs :attr:`known`, :attr:`zone` and the rounds)."""
+        """Map a fetched race's documents into records (needs :attr:`known`, :attr:`zone` and the rounds).
+
+        A value the mapping cannot handle makes the race unavailable: its scope fails, never the run."""
         if not work.race.items:
             return
+        try:
+            self._map_race(work)
+        except Exception as exc:
+            work.records.clear()
+            work.race = Loaded(work.race.path, None, problem=_unmappable(exc))
+
+    def _map_race(self, work: RaceWork) -> None:
+        assert work.race.items
         race = work.race.items[0]
         round_model = self.rounds.get(race.round) if race.round else None
         default_type = self.event.event_type if self.event is not None else None
@@ -539,6 +554,10 @@ class EventRun:
         )
         self.submit(changes)
         self.applied(scope, doc)
+
+
+def _unmappable(exc: Exception) -> str:
+    return f"could not be mapped ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 def _present(records: Iterable[Record | None]) -> list[Record]:
