@@ -139,11 +139,6 @@ def test_no_write_on_any_collection_by_guests_or_normal_users(site: Site, actor:
     assert site.state() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PocketBase's default users collection allows public sign-up (createRule ''); fpvsync's migrations do "
-    "not close it (pb_migrations is outside this change). A signed-up user can write no other collection.",
-)
 def test_users_sign_up_is_closed(site: Site) -> None:
     body = {"email": "stranger@attacker.test", "password": "attacker-pass-1", "passwordConfirm": "attacker-pass-1"}
     answer = httpx.post(f"{site.pb.url}/api/collections/users/records", json=body)
