@@ -96,8 +96,11 @@ def utc(value: datetime | None, zone: tzinfo | None) -> str:
     if value is None:
         return ""
     aware = value.replace(tzinfo=zone) if zone is not None and value.tzinfo is None else value
-    moment = aware.astimezone(UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    try:
+        moment = aware.astimezone(UTC)
+    except OverflowError:  # the calendar's very edge (year 9999 in a zone behind UTC): no real race time
+        return ""
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def rel(source_id: str | None) -> str:

@@ -274,12 +274,6 @@ def test_any_bytes_are_a_document_or_unavailable(served: tuple[Served, Trackside
                 assert_storable(record)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mapping.utc raises OverflowError for a date near year 9999 in a zone behind UTC, and writes years "
-    "below 1000 without zero padding (PocketBase then blanks them); fpvsync/mapping.py is outside this change. "
-    "The engine fails only that scope (test_bad_input: 'a year-9999 date in a zone behind UTC').",
-)
 def test_mapping_utc_handles_the_extremes_of_the_calendar() -> None:
     behind = ZoneInfo("America/Adak")
     assert mapping.utc(datetime(9999, 12, 31, 23, 59, 59), behind) in ("", "9999-12-31 23:59:59.000Z")
