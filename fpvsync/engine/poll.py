@@ -51,8 +51,9 @@ class PollPolicy:
     interval: float = 60.0
     #: Seconds a pass waits for another pass of the same event to finish writing before it skips.
     lock_wait: float = 3.0
-    #: Seconds after which a lock left behind by a killed process may be taken over.
-    lock_lease: float = 300.0
+    #: Seconds after which a lock left behind by a killed process may be taken over (a pass renews its lock while
+    #: it writes, so a long pass keeps it).
+    lock_lease: float = 60.0
     #: An idle pass is recorded in syncRuns when the last recorded run is older than this.
     heartbeat_seconds: float = 600.0
 
@@ -175,6 +176,11 @@ class PollRun(EventRun):
                 f"another poll of event {self.event_id} is writing ({acquired.holder}, since {acquired.acquired_at})"
             )
         self.lock = acquired
+
+    def flush(self, *, final: bool) -> None:
+        if self.lock is not None and self._pending:
+            self.lock.renew_if_due()
+        super().flush(final=final)
 
     def finished(self) -> None:
         if self.lock is not None:

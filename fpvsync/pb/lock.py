@@ -58,8 +58,15 @@ class Lock:
         self.lease = lease
         self.id = _lock_id(name)
         self.released = False
+        self.renewed = time.monotonic()
+
+    def renew_if_due(self) -> None:
+        """Renew once half the lease has passed: a long pass keeps its lock, a crashed one loses it soon."""
+        if time.monotonic() - self.renewed > self.lease / 2:
+            self.renew()
 
     def renew(self) -> None:
+        self.renewed = time.monotonic()
         expires = datetime.now(UTC) + timedelta(seconds=self.lease)
         self.sink.send(
             f"/api/collections/{SYNC_LOCKS}/records/{self.id}",
