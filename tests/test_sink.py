@@ -392,3 +392,29 @@ def test_guest_cannot_see_sync_hash(shared_pb: RunningPocketBase) -> None:
     answer = httpx.get(f"{shared_pb.url}/api/collections/channels/records/{record_id(name)}")
     assert answer.status_code == 200
     assert "syncHash" not in answer.json()
+
+
+def test_stale_knowledge_of_what_exists_still_converges(shared_pb: RunningPocketBase) -> None:
+    """New records go out as creates and known ones as updates; when that guess is stale (someone else wrote or
+    deleted meanwhile), the chunk is re-sent as upserts and every record still ends as asked."""
+    existing, missing, fresh, bad = (unique("ch-") for _ in range(4))
+    with sink_for(shared_pb) as sink:
+        sink.write([channel(existing, 1)], SyncSummary("setup"))
+        summary = SyncSummary("test")
+        sink.write(
+            [
+                channel(existing, 2, exists=False),  # believed new, but it exists
+                channel(missing, 3, exists=True),  # believed stored, but it is not
+                channel(fresh, 4),
+                channel(bad, 5, displayName="x" * 6000),  # refused: text over PocketBase's 5,000 characters
+            ],
+            summary,
+        )
+        stored = {
+            r["sourceId"]: r["number"]
+            for r in shared_pb.records("channels", ids_filter([existing, missing, fresh, bad]))
+        }
+    assert stored == {existing: 2, missing: 3, fresh: 4}
+    assert summary.counts("channels").failed == 1
+    assert [e.source_id for e in summary.errors] == [bad]
+    assert "displayName" in summary.errors[0].message

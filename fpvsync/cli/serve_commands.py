@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from fpvsync.api import create_app
 from fpvsync.cli.app import ExitCode, app, err_console, fail
 from fpvsync.cli.sync_commands import PbUrl, Timezone, Trackside
 from fpvsync.config import Settings
@@ -56,6 +55,8 @@ def serve(
     """
     try:
         settings = Settings.load(trackside_url=trackside, pb_url=pb_url, timezone=timezone)
+        from fpvsync.api import create_app  # here, so that other commands do not pay for FastAPI's import
+
         api = create_app(settings, poll_interval=interval if poll else None)
     except ConfigError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None

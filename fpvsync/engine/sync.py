@@ -192,7 +192,7 @@ class EventRun:
             path: sha for path, (scope, sha) in self.hashes.items() if scope not in failed and stored.get(path) != sha
         }
         if changed:
-            bookkeeping.save_document_hashes(self.sink, self.event_id, changed)
+            bookkeeping.save_document_hashes(self.sink, self.event_id, changed, stored)
             self.hashes_saved = len(changed)
         gone = [path for path in self.gone if path in stored]
         if gone:

@@ -14,7 +14,7 @@ With a dry-run sink nothing here writes (and :func:`record_run` returns ``""``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -69,8 +69,13 @@ def load_document_states(sink: PocketBaseSink, event_id: str) -> dict[str, tuple
     }
 
 
-def save_document_hashes(sink: PocketBaseSink, event_id: str, hashes: Mapping[str, str]) -> None:
-    """Store ``path -> sha256`` for ``event_id`` (pass only the changed ones: every entry is written)."""
+def save_document_hashes(
+    sink: PocketBaseSink, event_id: str, hashes: Mapping[str, str], stored: Container[str] = ()
+) -> None:
+    """Store ``path -> sha256`` for ``event_id`` (pass only the changed ones: every entry is written).
+
+    ``stored`` holds the paths that already have a record, so they are updated rather than created.
+    """
     synced_at = pb_datetime(datetime.now(UTC))
     _write(
         sink,
@@ -81,6 +86,7 @@ def save_document_hashes(sink: PocketBaseSink, event_id: str, hashes: Mapping[st
                 body={"path": path, "event": event_id, "sha256": sha256, "syncedAt": synced_at},
                 scope=f"event {event_id}",
                 source_id=path,
+                exists=path in stored,
             )
             for path, sha256 in hashes.items()
         ],
