@@ -114,24 +114,38 @@ def run_operation(
     raise typer.Exit(summary.exit_code)
 
 
-@app.command()
-def snapshot(
-    event: EventArg = None,
-    trackside: Trackside = None,
-    pb_url: PbUrl = None,
-    timezone: Timezone = None,
-    json_output: JsonOut = False,
-    dry_run: DryRun = False,
-) -> None:
-    """Sync the event, stages, rounds, pilots, channels, roster and every race record (no laps)."""
-    run_operation(
-        lambda ctx: engine.snapshot(ctx, event),
-        trackside=trackside,
-        pb_url=pb_url,
-        timezone=timezone,
-        json_output=json_output,
-        dry_run=dry_run,
-    )
+EventOperation = Callable[[engine.SyncContext, str | None], SyncSummary]
+
+
+def event_command(name: str, operation: EventOperation, help_text: str, *, show_progress: bool = False) -> None:
+    """Register a command that syncs one event (``EVENT`` optional) with the shared options."""
+
+    def command(
+        event: EventArg = None,
+        trackside: Trackside = None,
+        pb_url: PbUrl = None,
+        timezone: Timezone = None,
+        json_output: JsonOut = False,
+        dry_run: DryRun = False,
+    ) -> None:
+        run_operation(
+            lambda ctx: operation(ctx, event),
+            trackside=trackside,
+            pb_url=pb_url,
+            timezone=timezone,
+            json_output=json_output,
+            dry_run=dry_run,
+            show_progress=show_progress,
+        )
+
+    app.command(name, help=help_text)(command)
+
+
+event_command(
+    "snapshot",
+    engine.snapshot,
+    "Sync the event, stages, rounds, pilots, channels, roster and every race record (no laps).",
+)
 
 
 @app.command()
@@ -155,42 +169,5 @@ def race(
     )
 
 
-@app.command()
-def results(
-    event: EventArg = None,
-    trackside: Trackside = None,
-    pb_url: PbUrl = None,
-    timezone: Timezone = None,
-    json_output: JsonOut = False,
-    dry_run: DryRun = False,
-) -> None:
-    """Sync Results.json (round roll-overs) plus every race's Result.json."""
-    run_operation(
-        lambda ctx: engine.results(ctx, event),
-        trackside=trackside,
-        pb_url=pb_url,
-        timezone=timezone,
-        json_output=json_output,
-        dry_run=dry_run,
-    )
-
-
-@app.command()
-def full(
-    event: EventArg = None,
-    trackside: Trackside = None,
-    pb_url: PbUrl = None,
-    timezone: Timezone = None,
-    json_output: JsonOut = False,
-    dry_run: DryRun = False,
-) -> None:
-    """Sync everything of the event, with a progress bar."""
-    run_operation(
-        lambda ctx: engine.full(ctx, event),
-        trackside=trackside,
-        pb_url=pb_url,
-        timezone=timezone,
-        json_output=json_output,
-        dry_run=dry_run,
-        show_progress=True,
-    )
+event_command("results", engine.results, "Sync Results.json (round roll-overs) plus every race's Result.json.")
+event_command("full", engine.full, "Sync everything of the event, with a progress bar.", show_progress=True)

@@ -107,7 +107,7 @@ class PollRun(EventRun):
         for work in prefetch(fetches, depth=8):
             self.checked_documents += 1 + (work.result is not None)
             if work.race.items is None:
-                self._report_unavailable_race(work)
+                self.report_unavailable_race(work, synced_before=work.race.path in self.states)
             elif self._race_changed(work):
                 changed_races.append(work)
         self.checked_documents += len(base.all()) + 1
@@ -217,18 +217,6 @@ class PollRun(EventRun):
             return self._differs(work.result)
         # No Result.json now: a change only if one was applied before and the race is not ended (it was reset).
         return work.result.path in self.states and not work.ended
-
-    def _report_unavailable_race(self, work: RaceWork) -> None:
-        scope = f"race {work.race_id}"
-        if work.race.path in self.states or not work.race.empty:
-            self.summary.error(
-                scope,
-                f"{work.race.path} unavailable: {work.race.problem}; nothing in this race was changed",
-                "races",
-                work.race_id,
-            )
-        else:
-            self.summary.warn(scope, "listed in Event.json but it has no Race.json yet", "races", work.race_id)
 
 
 def _pb_time(epoch: float) -> str:

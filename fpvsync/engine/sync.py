@@ -438,6 +438,21 @@ class EventRun:
                 work.records["results"] = []  # not ended (or reset): it has no results
                 self.gone.add(work.result.path)
 
+    def report_unavailable_race(self, work: RaceWork, *, synced_before: bool) -> None:
+        """An unusable Race.json changes nothing. It is an error, unless the race was never synced and the file is
+        simply missing (Event.json lists race folders, which can exist before their Race.json): then a warning."""
+        if synced_before or not work.race.empty:
+            self.summary.error(
+                f"race {work.race_id}",
+                f"{work.race.path} unavailable: {work.race.problem}; nothing in this race was changed",
+                "races",
+                work.race_id,
+            )
+        else:
+            self.summary.warn(
+                f"race {work.race_id}", "listed in Event.json but it has no Race.json yet", "races", work.race_id
+            )
+
     def apply_race(self, work: RaceWork, *, children: bool) -> None:
         """Plan and queue one race's writes against what PocketBase holds for it."""
         scope = f"race {work.race_id}"
@@ -445,15 +460,7 @@ class EventRun:
         changes = ScopeChanges(scope)
         existing_children = {c: self.children.get(c, {}).get(rid, {}) for c in RACE_CHILDREN}
         if work.race.items is None:
-            if rid in self.existing_races or not work.race.empty:
-                self.summary.error(
-                    scope,
-                    f"{work.race.path} unavailable: {work.race.problem}; nothing in this race was changed",
-                    "races",
-                    work.race_id,
-                )
-            else:
-                self.summary.warn(scope, "listed in Event.json but it has no Race.json yet", "races", work.race_id)
+            self.report_unavailable_race(work, synced_before=rid in self.existing_races)
             return
         if work.deleted:
             self.delete_race(changes, work.race_id, existing_children)
