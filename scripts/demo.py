@@ -7,6 +7,7 @@ State lives in .fpvsync/demo/ (delete it to start over).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -32,7 +33,12 @@ def port_or_free(preferred: int) -> int:
     return preferred
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop both servers on SIGTERM too, not only on Ctrl-C
     data = ROOT / "trackside"
     generated = generate_event(data, EventSpec(seed=7))
     superuser, stored = load_or_create_superuser(Settings(), ROOT / "pb_data")
@@ -40,8 +46,8 @@ def main() -> int:
     pocketbase.upsert_superuser(superuser.email, superuser.password)
     pocketbase.start()
     replay = ReplayServer(data, port=port_or_free(8080), current_event=generated.event_id)
-    replay.start()
     try:
+        replay.start()
         print(f"FPVTrackside replay : {replay.url}  (event {generated.event_id})")
         print(f"PocketBase          : {pocketbase.url}")
         print("\n$ fpvsync full\n", flush=True)

@@ -73,15 +73,15 @@ def serve(
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    err_console.print(f"PocketBase is running at [bold]{server.url}[/]")
-    err_console.print(f"  dashboard: {server.url}/_/   (superuser: {superuser.email})")
-    if stored is not None:
-        err_console.print(f"  superuser password stored in {stored} (readable only by you)")
-    err_console.print(f"  data: {data_dir.resolve()}   log: {server.log_path}")
-    err_console.print("Press Ctrl-C to stop.")
-    try:
+    try:  # from here on, whatever happens (a signal, a closed stdout), the server is stopped with us
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        err_console.print(f"PocketBase is running at [bold]{server.url}[/]")
+        err_console.print(f"  dashboard: {server.url}/_/   (superuser: {superuser.email})")
+        if stored is not None:
+            err_console.print(f"  superuser password stored in {stored} (readable only by you)")
+        err_console.print(f"  data: {data_dir.resolve()}   log: {server.log_path}")
+        err_console.print("Press Ctrl-C to stop.")
         while not stop.wait(0.5):
             if not server.running:
                 raise fail(f"PocketBase stopped unexpectedly; see {server.log_path}", ExitCode.UNREACHABLE)
