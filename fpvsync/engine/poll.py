@@ -86,7 +86,6 @@ class PollRun(EventRun):
         self.now = time.time() if now is None else now
         self.states: dict[str, tuple[str, str]] = {}
         self.lock: Lock | None = None
-        self.checked_documents = 0
         #: Locks earlier passes of this loop could not release (PocketBase went away): released before locking.
         self.leftovers = leftovers if leftovers is not None else []
 
@@ -105,12 +104,10 @@ class PollRun(EventRun):
         changed_races: list[RaceWork] = []
         fetches = (self.fetch_race(r, children=True, results=True, map_records=False) for r in due)
         for work in prefetch(fetches, depth=8):
-            self.checked_documents += 1 + (work.result is not None)
             if work.race.items is None:
                 self.report_unavailable_race(work, synced_before=work.race.path in self.states)
             elif self._race_changed(work):
                 changed_races.append(work)
-        self.checked_documents += len(base.all()) + 1
         if not (base_changed or rollover_changed or changed_races):
             return
 
@@ -122,7 +119,7 @@ class PollRun(EventRun):
         else:
             self.learn_known(base)
             self.existing_races = self.sink.existing_hashes("races", f'event = "{rid}"')
-        stale = [r for r in self.existing_races if r not in {record_id(x) for x in listed}] if base_changed else []
+        stale = self.stale_races(listed) if base_changed else []
         race_ids = [w.race_id for w in changed_races]
         self.load_children(RACE_CHILDREN, race_ids).result()
         for work in changed_races:
@@ -130,7 +127,7 @@ class PollRun(EventRun):
             self.apply_race(work, children=True)
         if stale:
             self.load_children(RACE_CHILDREN, record_ids=stale).result()
-            self.delete_stale_races(listed)
+            self.delete_stale_races(stale)
         if rollover_changed:
             self.sync_rollover_results(rollover)
 

@@ -513,10 +513,14 @@ class EventRun:
         if rid in self.existing_races:
             delete_all(changes, "races", [rid])
 
-    def delete_stale_races(self, listed: Iterable[str]) -> None:
-        """Races PocketBase has for this event that Event.json no longer lists."""
+    def stale_races(self, listed: Iterable[str]) -> list[str]:
+        """Record ids of the races PocketBase has for this event that Event.json no longer lists."""
         wanted = {record_id(r) for r in listed}
-        for rid in set(self.existing_races) - wanted:
+        return sorted(set(self.existing_races) - wanted)
+
+    def delete_stale_races(self, stale: Iterable[str]) -> None:
+        """Delete those races (by record id) and, explicitly, their listed children."""
+        for rid in stale:
             changes = ScopeChanges(f"race {rid}")
             for collection in RACE_CHILDREN:
                 delete_all(changes, collection, self.children.get(collection, {}).get(rid, {}))
@@ -535,7 +539,7 @@ class EventRun:
         finally:
             works.close()
         if stale:
-            self.delete_stale_races(race_ids)
+            self.delete_stale_races(self.stale_races(race_ids))
 
     def load_rollover_results(self) -> Loaded[Result]:
         path = event_path(self.event_id, "Results.json")
