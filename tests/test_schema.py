@@ -236,3 +236,25 @@ def test_guest_reads_races_but_cannot_write_or_see_bookkeeping(shared_pb: Runnin
         for name in BOOKKEEPING:
             assert guest.get(f"/api/collections/{name}/records").status_code == 403
     assert shared_pb.records("races", filter='sourceId = "guest-race"') == []
+
+
+def test_event_state_is_public_read_superuser_write_one_per_event(
+    shared_pb: RunningPocketBase, collections: dict[str, dict[str, Any]]
+) -> None:
+    by_id = {c["id"]: c["name"] for c in collections.values()}
+    collection = collections["eventState"]
+    assert (collection["listRule"], collection["viewRule"]) == ("", "")
+    assert (collection["createRule"], collection["updateRule"], collection["deleteRule"]) == (None, None, None)
+    fields = _fields(collection)
+    relations = {"event": ("events", True), "currentRace": ("races", False), "nextRace": ("races", False)}
+    for name, (target, cascade) in relations.items():
+        assert fields[name]["type"] == "relation", name
+        assert by_id[fields[name]["collectionId"]] == target, name
+        assert fields[name]["cascadeDelete"] is cascade, name
+    expected = {"raceState": "text", "raceStartedAt": "date", "changeSeq": "number", "changedAt": "date"}
+    for name, kind in {**expected, "changedCollections": "json"}.items():
+        assert fields[name]["type"] == kind, name
+    assert any("UNIQUE" in i.upper() and i.endswith("(event)") for i in collection["indexes"])
+    with httpx.Client(base_url=shared_pb.url) as guest:
+        assert guest.get("/api/collections/eventState/records").status_code == 200
+        assert guest.post("/api/collections/eventState/records", json={"raceState": "idle"}).status_code == 403
