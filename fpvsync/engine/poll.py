@@ -33,6 +33,7 @@ from fpvsync.engine.pipeline import prefetch
 from fpvsync.engine.sources import Loaded, race_path
 from fpvsync.engine.sync import RACE_CHILDREN, EventRun, RaceWork, SkipRun, SyncContext
 from fpvsync.errors import AuthError
+from fpvsync.event_state import RaceHint
 from fpvsync.ids import record_id
 from fpvsync.pb import bookkeeping
 from fpvsync.pb.lock import Held, Lock, try_lock
@@ -138,6 +139,7 @@ class PollRun(EventRun):
         current = self.client.current_race()
         if current:
             every_pass.add(current)
+            self.race_hint = RaceHint(race_id=current)
         rid = record_id(self.event_id)
         for record in self.sink.list_records("races", f'event = "{rid}" && start != "" && end = ""', "sourceId"):
             every_pass.add(str(record["sourceId"]))

@@ -42,10 +42,12 @@ from fpvsync.errors import (
     AuthError,
     ConfigError,
     DocumentUnavailable,
+    FpvsyncError,
     SinkRejected,
     SinkUnreachable,
     SourceUnreachable,
 )
+from fpvsync.event_state import RaceHint, update_event_state
 from fpvsync.ids import record_id
 from fpvsync.mapping import Known, Record
 from fpvsync.pb import bookkeeping
@@ -128,6 +130,8 @@ class EventRun:
         self.gone: set[str] = set()  # documents that no longer exist at the source (their hashes are forgotten)
         self.stored_hashes: dict[str, str] | None = None  # path -> sha256 as stored, when already loaded
         self.hashes_saved = 0
+        #: What the source said about the race at hand beyond its documents (``/current``, a notification).
+        self.race_hint: RaceHint | None = None
         self._pending: list[Operation] = []
 
     # -- the run's frame ------------------------------------------------------------------------------------------
@@ -154,11 +158,26 @@ class EventRun:
             self.summary.error("pocketbase", str(exc))
         finally:
             self.ctx.progress.stop()
+            self.update_event_state()
             self.finished()
         self.summary.duration_seconds = time.perf_counter() - self._clock
         if self.should_record_run():
             self._record_run()
         return self.summary
+
+    def update_event_state(self) -> None:
+        """Bump the event's ``eventState`` when this run wrote anything for it (or a hint says the race moved).
+
+        Runs while a poll still holds its lock, so that overlapping passes never race on ``changeSeq``."""
+        if self.sink.dry_run or self.event is None:
+            return
+        written = {name for name, counts in self.summary.collections.items() if counts.written}
+        if not written and (self.race_hint is None or self.race_hint.state is None):
+            return
+        try:
+            update_event_state(self.sink, self.event_id, written, self.race_hint)
+        except FpvsyncError as exc:
+            self.summary.warn("eventState", f"could not update eventState: {exc}")
 
     def finished(self) -> None:
         """Called once the run's writes are over, whatever happened (subclasses release what they hold)."""

@@ -1,0 +1,144 @@
+"""``eventState``: the "now / next" record front ends subscribe to, one per event.
+
+PocketBase view collections send no realtime events, so a leaderboard cannot subscribe to ``leaderboard`` or
+``pilotBests``. Instead every run that wrote anything for an event bumps ``changeSeq`` on the event's
+``eventState`` record (``id`` = the event's record id) in the same run, and front ends re-read the views when it
+moves. An idle pass never touches it::
+
+    update_event_state(sink, event_id, written={"laps", "detections"}, hint=RaceHint(race_id=current))
+
+Which race is *current* and which is *next*, by the best source at hand:
+
+1. a :class:`RaceHint` naming the race (``/current`` on builds that have it, or a doorbell notification);
+2. else a race that has started and not ended (the newest start);
+3. else the race order: the first valid race that has not started (the one FPVTrackside runs next).
+
+*Next* is the first valid, not-started race after the current one in FPVTrackside's race order
+(``Round.Order``, then ``RaceNumber``: the ``raceOrder`` view). ``raceState`` is ``running`` (started, not
+ended), ``ended``, or ``idle`` (not started); a hint may say ``armed`` (the race director armed the start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from fpvsync.errors import SinkRejected
+from fpvsync.ids import record_id
+from fpvsync.pb.sink import PocketBaseSink
+
+__all__ = ["EVENT_STATE", "RaceHint", "RaceState", "compute_state", "update_event_state"]
+
+EVENT_STATE: Final = "eventState"
+RaceState = Literal["idle", "armed", "running", "ended"]
+_FIELDS: Final = ("currentRace", "nextRace", "raceState", "raceStartedAt")
+_DOCUMENT_STATES: Final[dict[str, RaceState]] = {"running": "running", "ended": "ended"}
+
+
+@dataclass(frozen=True)
+class RaceHint:
+    """What the source said about the race at hand, beyond the documents (``/current``, a notification)."""
+
+    #: The FPVTrackside GUID of the race FPVTrackside has loaded, if known.
+    race_id: str | None = None
+    #: A state the documents cannot show (``armed``: started by the race director, no file written yet).
+    state: RaceState | None = None
+
+
+def _pb_now() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%d %H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def compute_state(order: list[dict[str, Any]], hint: RaceHint | None = None) -> dict[str, Any]:
+    """``currentRace``, ``nextRace``, ``raceState`` and ``raceStartedAt`` from the event's ``raceOrder`` rows
+    (sorted by ``position``) and an optional hint. Pure: the rules in the module docstring."""
+    by_id = {str(row["id"]): row for row in order}
+    current: dict[str, Any] | None = None
+    if hint is not None and hint.race_id:
+        current = by_id.get(record_id(hint.race_id))
+    if current is None:
+        running = [row for row in order if row.get("state") == "running"]
+        current = max(running, key=lambda row: str(row.get("start") or ""), default=None)
+    if current is None:
+        current = next((row for row in order if row.get("valid") and row.get("state") == "unstarted"), None)
+    after = order.index(current) + 1 if current is not None else 0
+    upcoming = (row for row in order[after:] if row.get("valid") and row.get("state") == "unstarted")
+    following = next((row for row in upcoming if current is None or row["id"] != current["id"]), None)
+    state: RaceState = "idle"
+    if current is not None:
+        state = _DOCUMENT_STATES.get(str(current.get("state")), "idle")
+        hinted = hint is not None and hint.race_id is not None and by_id.get(record_id(hint.race_id)) is current
+        # A file that says more (the race started or ended) wins over a hint of "armed".
+        if hinted and hint is not None and hint.state is not None and not (hint.state == "armed" and state != "idle"):
+            state = hint.state
+    return {
+        "currentRace": str(current["id"]) if current else "",
+        "nextRace": str(following["id"]) if following else "",
+        "raceState": state,
+        "raceStartedAt": str(current.get("start") or "") if current and state in ("running", "ended") else "",
+    }
+
+
+def _race_order(sink: PocketBaseSink, event_rid: str) -> list[dict[str, Any]]:
+    rows = sink.send(
+        "/api/collections/raceOrder/records",
+        {
+            "method": "GET",
+            "params": {
+                "filter": f'event = "{event_rid}"',
+                "sort": "position",
+                "perPage": 1000,
+                "skipTotal": 1,
+                "fields": "id,position,state,valid,start",
+            },
+        },
+    )["items"]
+    return list(rows)
+
+
+def _stored(sink: PocketBaseSink, event_rid: str) -> dict[str, Any] | None:
+    try:
+        answer: dict[str, Any] = sink.send(f"/api/collections/{EVENT_STATE}/records/{event_rid}", {"method": "GET"})
+    except SinkRejected as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return answer
+
+
+def update_event_state(
+    sink: PocketBaseSink, event_id: str, written: Collection[str], hint: RaceHint | None = None
+) -> bool:
+    """Bring the event's ``eventState`` up to date after a run; return whether it was written.
+
+    ``written`` names the collections the run changed for this event. The record is written when ``written`` is
+    not empty (``changeSeq`` goes up by one) or when the current/next race or its state moved (a hint, say);
+    otherwise nothing is written, so idle passes stay idle. The event record must exist. Raises the sink's errors.
+    """
+    if sink.dry_run:
+        return False
+    rid = record_id(event_id)
+    wanted = compute_state(_race_order(sink, rid), hint)
+    stored = _stored(sink, rid)
+    moved = stored is None or any(_same_value(stored.get(k), wanted[k]) is False for k in _FIELDS)
+    if not written and not moved:
+        return False
+    body = {
+        **wanted,
+        "event": rid,
+        "changeSeq": int((stored or {}).get("changeSeq") or 0) + 1,
+        "changedAt": _pb_now(),
+        "changedCollections": sorted(written) if written else [EVENT_STATE],
+    }
+    if stored is None:
+        sink.send(f"/api/collections/{EVENT_STATE}/records", {"method": "POST", "body": {"id": rid, **body}})
+    else:
+        sink.send(f"/api/collections/{EVENT_STATE}/records/{rid}", {"method": "PATCH", "body": body})
+    return True
+
+
+def _same_value(stored: object, wanted: object) -> bool:
+    return str(stored or "") == str(wanted or "")

@@ -1,0 +1,214 @@
+"""``eventState``: the record front ends subscribe to. Its rules (pure) and its life against a real PocketBase:
+bumped in the run that writes, untouched by idle passes, seen over PocketBase's realtime API."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fpvsync import engine
+from fpvsync.engine.poll import poll
+from fpvsync.event_state import RaceHint, compute_state
+from fpvsync.ids import record_id
+from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.trackside.client import TracksideClient
+from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.replay import ReplayServer
+from tests.conftest import RunningPocketBase
+from tests.sync_helpers import read
+
+R = [record_id(f"00000000-0000-4000-8000-00000000000{n}") for n in range(6)]
+
+
+def row(n: int, state: str, *, valid: bool = True, start: str = "") -> dict[str, Any]:
+    return {"id": R[n], "position": n + 1, "state": state, "valid": valid, "start": start}
+
+
+def test_current_is_the_running_race_and_next_the_first_unstarted_after_it() -> None:
+    order = [row(0, "ended", start="a"), row(1, "running", start="b"), row(2, "unstarted"), row(3, "unstarted")]
+    assert compute_state(order) == {
+        "currentRace": R[1],
+        "nextRace": R[2],
+        "raceState": "running",
+        "raceStartedAt": "b",
+    }
+
+
+def test_without_a_running_race_current_is_the_next_to_run_and_invalid_races_are_skipped() -> None:
+    order = [row(0, "ended", start="a"), row(1, "unstarted", valid=False), row(2, "unstarted"), row(3, "unstarted")]
+    state = compute_state(order)
+    assert (state["currentRace"], state["nextRace"], state["raceState"], state["raceStartedAt"]) == (
+        R[2],
+        R[3],
+        "idle",
+        "",
+    )
+
+
+def test_a_hint_names_the_current_race_and_may_say_armed() -> None:
+    order = [row(0, "ended", start="a"), row(1, "unstarted"), row(2, "unstarted")]
+    hint = RaceHint(race_id="00000000-0000-4000-8000-000000000000", state=None)
+    assert compute_state(order, hint)["currentRace"] == R[0]
+    assert compute_state(order, hint)["raceState"] == "ended"
+    assert compute_state(order, hint)["nextRace"] == R[1]
+    armed = RaceHint(race_id="00000000-0000-4000-8000-000000000001", state="armed")
+    assert compute_state(order, armed)["raceState"] == "armed"
+    # A file that already says more (the race ended) wins over "armed".
+    late = RaceHint(race_id="00000000-0000-4000-8000-000000000000", state="armed")
+    assert compute_state(order, late)["raceState"] == "ended"
+    # A hint naming a race PocketBase does not have falls back to the documents.
+    unknown = RaceHint(race_id="00000000-0000-4000-8000-0000000000ff", state="running")
+    assert compute_state(order, unknown)["currentRace"] == R[1]
+
+
+def test_an_event_without_races_is_idle_with_nothing_current() -> None:
+    assert compute_state([]) == {"currentRace": "", "nextRace": "", "raceState": "idle", "raceStartedAt": ""}
+
+
+# -- against a real PocketBase ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def event(tmp_path: Path) -> GeneratedEvent:
+    return generate_event(tmp_path / "trackside", EventSpec(seed=11))
+
+
+@pytest.fixture
+def ctx(pb: RunningPocketBase, event: GeneratedEvent) -> Iterator[engine.SyncContext]:
+    with ReplayServer(event.root, current_event=event.event_id) as replay:
+        client = TracksideClient(replay.url, backoff=0.01)
+        sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password)
+        yield engine.SyncContext(client, sink)
+        client.close()
+        sink.close()
+
+
+def add_lap(event: GeneratedEvent, race_id: str, n: int) -> str:
+    """Append one valid finish-line pass and its lap to a race, as FPVTrackside does; return the lap's GUID."""
+    race_file = event.race_file(race_id)
+    race = read(race_file)
+    last = race[0]["Detections"][-1]
+    detection = {**last, "ID": f"0badc0de-0000-4000-8000-{n:012d}", "LapNumber": last["LapNumber"] + 1}
+    detection["IsLapEnd"], detection["TimingSystemIndex"], detection["Valid"] = True, 0, True
+    lap_id = f"0badc0de-0000-4000-9000-{n:012d}"
+    lap = {**race[0]["Laps"][-1], "ID": lap_id, "Detection": detection["ID"], "LapNumber": detection["LapNumber"]}
+    race[0]["Detections"].append(detection)
+    race[0]["Laps"].append(lap)
+    write_json(race_file, race)
+    return lap_id
+
+
+def state_of(pb: RunningPocketBase, event: GeneratedEvent) -> dict[str, Any]:
+    records = pb.records("eventState", f'id = "{record_id(event.event_id)}"')
+    assert len(records) == 1
+    return records[0]
+
+
+def test_full_creates_the_state_and_a_rerun_without_changes_leaves_it(
+    pb: RunningPocketBase, event: GeneratedEvent, ctx: engine.SyncContext
+) -> None:
+    assert engine.full(ctx, event.event_id).exit_code == 0
+    first = state_of(pb, event)
+    assert first["event"] == record_id(event.event_id)
+    assert first["changeSeq"] == 1
+    assert "laps" in first["changedCollections"]
+    assert event.running_race_id is not None
+    assert first["currentRace"] == record_id(event.running_race_id)
+    assert first["raceState"] == "running"
+    assert first["raceStartedAt"]
+    assert first["nextRace"] in {record_id(r) for r in event.unstarted_race_ids}
+
+    assert engine.full(ctx, event.event_id).written == 0
+    assert state_of(pb, event) == first  # not even `updated` moved
+
+
+def test_a_new_lap_bumps_change_seq_once_naming_what_changed(
+    pb: RunningPocketBase, event: GeneratedEvent, ctx: engine.SyncContext
+) -> None:
+    assert engine.full(ctx, event.event_id).exit_code == 0
+    assert event.running_race_id is not None
+    add_lap(event, event.running_race_id, 1)
+    assert poll(ctx, event.event_id).exit_code == 0
+    after = state_of(pb, event)
+    assert after["changeSeq"] == 2
+    assert set(after["changedCollections"]) == {"detections", "laps"}
+
+
+def test_dry_run_leaves_event_state_alone(pb: RunningPocketBase, event: GeneratedEvent) -> None:
+    with ReplayServer(event.root, current_event=event.event_id) as replay:
+        client = TracksideClient(replay.url, backoff=0.01)
+        sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password, dry_run=True)
+        assert engine.full(engine.SyncContext(client, sink), event.event_id).exit_code == 0
+        client.close()
+        sink.close()
+    assert pb.records("eventState") == []
+
+
+class Realtime:
+    """A guest subscribed to ``eventState`` over PocketBase's realtime API (server-sent events), like a front end."""
+
+    def __init__(self, url: str) -> None:
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._client = httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=None))
+        self._connected = threading.Event()
+        self._client_id = ""
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+        assert self._connected.wait(10), "no PB_CONNECT from PocketBase"
+        answer = self._client.post("/api/realtime", json={"clientId": self._client_id, "subscriptions": ["eventState"]})
+        assert answer.status_code == 204, answer.text
+
+    def _listen(self) -> None:
+        try:
+            with self._client.stream("GET", "/api/realtime") as stream:
+                name = ""
+                for line in stream.iter_lines():
+                    if line.startswith("event:"):
+                        name = line.partition(":")[2].strip()
+                    elif line.startswith("data:"):
+                        data = json.loads(line.partition(":")[2])
+                        if name == "PB_CONNECT":
+                            self._client_id = data["clientId"]
+                            self._connected.set()
+                        elif name == "eventState":
+                            self.messages.put(data)
+        except httpx.HTTPError:
+            return  # closed by the test
+
+    def next(self, timeout: float = 15) -> dict[str, Any]:
+        return self.messages.get(timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_a_subscriber_sees_change_seq_move_with_each_writing_pass_and_nothing_from_idle_ones(
+    pb: RunningPocketBase, event: GeneratedEvent, ctx: engine.SyncContext
+) -> None:
+    assert engine.full(ctx, event.event_id).exit_code == 0
+    assert event.running_race_id is not None
+    subscriber = Realtime(pb.url)
+    try:
+        add_lap(event, event.running_race_id, 1)
+        assert poll(ctx, event.event_id).written > 0
+        first = subscriber.next()
+        assert first["action"] == "update"
+        assert first["record"]["changeSeq"] == 2
+        assert "laps" in first["record"]["changedCollections"]
+
+        for _ in range(3):
+            assert poll(ctx, event.event_id).written == 0
+        add_lap(event, event.running_race_id, 2)
+        assert poll(ctx, event.event_id).written > 0
+        # The very next message is this pass's: the idle passes in between sent none.
+        assert subscriber.next()["record"]["changeSeq"] == 3
+        assert subscriber.messages.empty()
+    finally:
+        subscriber.close()
