@@ -238,8 +238,9 @@ def test_recovers_when_the_server_appears_during_retries(sample_event: SampleEve
     with TracksideClient(f"http://127.0.0.1:{port}", attempts=10, backoff=0.02) as client:
 
         def start_after_two_refusals() -> None:
+            # The count goes up as a request starts: at 3, two have surely been refused (the third may not be).
             deadline = time.monotonic() + 5
-            while client.requests_sent < 2 and time.monotonic() < deadline:
+            while client.requests_sent < 3 and time.monotonic() < deadline:
                 time.sleep(0.005)
             server.start()
 
