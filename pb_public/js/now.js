@@ -68,16 +68,14 @@ export function renderCurrent(container, data, channelOf) {
     h("thead", {}, h("tr", {},
       h("th", { class: "num", scope: "col" }, "Pos"), h("th", { scope: "col" }, "Channel"),
       h("th", { scope: "col" }, "Pilot"), h("th", { class: "num", scope: "col" }, "Laps"),
-      h("th", { class: "num", scope: "col" }, "Best"), h("th", { class: "num", scope: "col" }, "Time"),
-      h("th", { scope: "col" }, "Lap times"))),
+      h("th", { class: "num", scope: "col" }, "Best"), h("th", { class: "num wide", scope: "col" }, "Time"))),
     h("tbody", {}, rows.map((row) => h("tr", { "data-pilot": row.id },
       h("td", { class: "num pos" }, row.position ?? ""),
       h("td", {}, channelChip(row.channel)),
-      h("td", { class: "pilot" }, pilotName(row.pilot)),
+      h("td", { class: "pilot" }, pilotName(row.pilot), h("div", { class: "laps" }, lapList(row.laps))),
       h("td", { class: "num" }, row.completed),
       h("td", { class: row.fastest ? "num best" : "num" }, seconds(row.best)),
-      h("td", { class: "num" }, seconds(row.total)),
-      h("td", { class: "laps" }, lapList(row.laps)))))));
+      h("td", { class: "num wide" }, seconds(row.total)))))));
   show(container, h("div", { class: "race", id: "current", "data-race": data.race.id },
     raceHeader("Now", data.race, data.state),
     rows.length ? table : h("p", { class: "empty" }, "No pilots in this race yet.")));
