@@ -202,9 +202,7 @@ def test_an_empty_database_waits_for_the_first_sync_then_shows_it(tab: PageWatch
     assert tab.errors == []
 
 
-def test_the_page_says_offline_while_pocketbase_is_down_and_recovers_by_itself(
-    tab: PageWatch, live: LiveEvent
-) -> None:
+def test_the_page_says_offline_while_pocketbase_is_down_and_recovers_by_itself(tab: PageWatch, live: LiveEvent) -> None:
     live.full()
     assert live.event.running_race_id is not None
     open_page(tab, live.pb)
