@@ -41,6 +41,8 @@ export const stages = (eventId) => list("stages", "event = {:e}", { e: eventId }
 export const rounds = (eventId) => list("rounds", "event = {:e}", { e: eventId }, { sort: "order" });
 export const stageLeaderboard = (eventId) =>
   list("stageLeaderboard", "event = {:e}", { e: eventId }, { sort: "position", expand: "pilot" });
+export const roundLeaderboard = (roundId) =>
+  list("leaderboard", "round = {:r}", { r: roundId }, { sort: "position", expand: "pilot" });
 export const pilotBests = (eventId) => list("pilotBests", "event = {:e}", { e: eventId }, { expand: "pilot" });
 
 export const pilotRaces = (eventId, pilotId) =>

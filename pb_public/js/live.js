@@ -13,7 +13,10 @@ export function setConnection(state) {
   node.title = state === "offline" ? "The server cannot be reached; the page reconnects by itself." : "";
 }
 
-/** Watch the realtime connection; `onReconnect` runs each time it comes back after a drop. */
+/**
+ * Watch the realtime connection; `onReconnect` runs each time it comes back after a drop. The SDK retries a dropped
+ * connection by itself, but not a first connection that failed: that one is retried here.
+ */
 export function watchConnection(onReconnect) {
   let dropped = false;
   pb.realtime.onDisconnect = (active) => {
@@ -23,13 +26,20 @@ export function watchConnection(onReconnect) {
     }
   };
   window.addEventListener("offline", () => setConnection("offline"));
-  return pb.realtime.subscribe("PB_CONNECT", () => {
+  const connected = () => {
     setConnection("live");
     if (dropped) {
       dropped = false;
       onReconnect();
     }
+  };
+  const connect = () => pb.realtime.subscribe("PB_CONNECT", connected).catch(async () => {
+    dropped = true;
+    setConnection("offline");
+    await pb.realtime.unsubscribe("PB_CONNECT").catch(() => {});
+    setTimeout(connect, 2000);
   });
+  connect();
 }
 
 /**

@@ -17,6 +17,7 @@ const page = {
   current: null, // {race, state, pilots, laps, results}
   stale: new Set(VIEWS),
   pilotId: "",
+  roundId: "", // the round a user picked on the leaderboard
 };
 
 const followLaps = retargetable();
@@ -76,6 +77,7 @@ async function refreshNow() {
   ]);
   page.current = current && { ...current, state: raceState };
   page.currentStage = current?.race.expand?.round?.stage ?? null;
+  page.currentRound = current?.race.round ?? null;
   page.order = order;
   renderCurrent($("current-race"), page.current, channelOf);
   renderNext($("next-race"), next, channelOf);
@@ -92,11 +94,29 @@ function onLap(message) {
   renderCurrent($("current-race"), current, channelOf);
 }
 
+/** The round whose points to show: the one picked, else the current race's, else the last one that has begun. */
+function roundToShow(rounds) {
+  const known = new Set(rounds.map((r) => r.id));
+  if (known.has(page.roundId)) return page.roundId;
+  if (known.has(page.currentRound)) return page.currentRound;
+  const begun = (page.order || []).filter((row) => row.state !== "unstarted" && known.has(row.round));
+  return begun.length ? begun[begun.length - 1].round : rounds[0]?.id || "";
+}
+
 async function refreshStandings() {
-  const [stages, standings, bests] = await Promise.all([
-    api.stages(page.event.id), api.stageLeaderboard(page.event.id), api.pilotBests(page.event.id),
+  const eventId = page.event.id;
+  const [stages, rounds, standings, bests] = await Promise.all([
+    api.stages(eventId), api.rounds(eventId), api.stageLeaderboard(eventId), api.pilotBests(eventId),
   ]);
-  renderStandings($("standings"), { event: page.event, stages, standings, bests, currentStage: page.currentStage });
+  const round = roundToShow(rounds);
+  const roundRows = round ? await api.roundLeaderboard(round) : [];
+  const onRound = (id) => {
+    page.roundId = id;
+    refreshStandings().catch(report);
+  };
+  renderStandings($("standings"), {
+    event: page.event, stages, standings, bests, currentStage: page.currentStage, rounds, round, roundRows, onRound,
+  });
 }
 
 async function refreshPilot() {
@@ -135,6 +155,7 @@ const refresh = coalesced(async () => {
       page.stale.delete(view);
     }
     notice("");
+    if (api.pb.realtime.isConnected) setConnection("live");
   } catch (error) {
     report(error);
   }
@@ -185,6 +206,6 @@ async function start() {
 }
 
 window.addEventListener("hashchange", showView);
-watchConnection(() => refresh()).catch(report);
+watchConnection(() => (page.event ? refresh() : start().catch(report)));
 showView();
 start().catch(report);

@@ -1,4 +1,5 @@
-// "Leaderboard": the stage standings (points, from FPVTrackside's results) and every pilot's bests, each sortable.
+// "Leaderboard": the stage standings and one round's (points, from FPVTrackside's results) and every pilot's bests,
+// each sortable.
 // Which comes first, and how bests are sorted, follows the event's type: points for races, lap times otherwise.
 import { h, pilotName, seconds, show, sortableTable } from "./dom.js";
 
@@ -11,8 +12,9 @@ const BEST_SORT = {
 let chosenStage = null; // the stage a user picked stays picked across live updates
 
 /**
- * `data` = {event, stages, standings, bests, currentStage}: standings are stageLeaderboard rows (stage "" = rounds
- * without a stage), bests are pilotBests rows.
+ * `data` = {event, stages, standings, bests, currentStage, rounds, round, roundRows, onRound}: standings are
+ * stageLeaderboard rows (stage "" = rounds without a stage), bests are pilotBests rows, roundRows the leaderboard
+ * rows of the round `round` (picking another calls `onRound(id)`).
  */
 export function renderStandings(container, data) {
   const byStage = new Map();
@@ -46,6 +48,23 @@ export function renderStandings(container, data) {
       ], byStage.get(chosenStage), { key: "position", dir: "asc" })
       : h("p", { class: "empty" }, "No results yet."));
 
+  const roundPicker = data.rounds.length > 1
+    ? h("label", { class: "picker" }, "Round ",
+      h("select", { id: "round-select", onchange: (event) => data.onRound(event.target.value) },
+        data.rounds.map((r) => h("option", { value: r.id, selected: r.id === data.round }, roundName(r)))))
+    : null;
+  const round = h("section", { id: "round-points" }, h("h3", {}, "Round points"), roundPicker,
+    data.roundRows.length
+      ? sortableTable("round-table", [
+        { key: "position", label: "Pos", num: true, value: (r) => r.position },
+        { key: "pilot", label: "Pilot", value: (r) => pilotName(r.expand?.pilot) },
+        { key: "points", label: "Points", num: true, value: (r) => r.points },
+        { key: "races", label: "Races", num: true, value: (r) => r.races },
+        { key: "wins", label: "Wins", num: true, value: (r) => r.wins },
+        { key: "bestPosition", label: "Best", num: true, value: (r) => r.bestPosition || null },
+      ], data.roundRows, { key: "position", dir: "asc" })
+      : h("p", { class: "empty" }, "No results in this round yet."));
+
   const laps = data.event.pbLaps || 0;
   const bests = h("section", { id: "bests" }, h("h3", {}, "Pilot bests"),
     data.bests.length
@@ -64,5 +83,10 @@ export function renderStandings(container, data) {
       : h("p", { class: "empty" }, "No laps yet."));
 
   const pointsFirst = !data.event.eventType || data.event.eventType === "Race";
-  show(container, pointsFirst ? [standings, bests] : [bests, standings]);
+  show(container, pointsFirst ? [standings, round, bests] : [bests, standings, round]);
+}
+
+/** A round as FPVTrackside names it: its own name, else its type and number ("Race 2"). */
+export function roundName(round) {
+  return round.name || `${round.eventType || "Round"} ${round.roundNumber ?? ""}`.trim();
 }

@@ -123,6 +123,10 @@ def test_the_leaderboard_reorders_when_a_result_changes(tab: PageWatch, live: Li
     stage = tab.page.locator("#stage-select").input_value() if tab.page.locator("#stage-select").count() else ""
     result, name = _result_to_raise(live, stage)
     assert table.locator("tbody tr").first.locator("td").nth(1).inner_text() != name
+    tab.page.locator("#round-select").select_option(str(result["round"]))
+    round_table = tab.page.locator("#round-table")
+    expect(round_table.locator("tbody tr").first).to_be_visible()
+    assert round_table.locator("tbody tr").first.locator("td").nth(1).inner_text() != name
 
     race = live.one("races", str(result["race"]))
     path = live.event.result_file(str(race["sourceId"]))
@@ -136,6 +140,9 @@ def test_the_leaderboard_reorders_when_a_result_changes(tab: PageWatch, live: Li
     first = table.locator("tbody tr").first
     expect(first.locator("td").nth(1)).to_have_text(name)
     expect(first.locator("td").nth(0)).to_have_text("1")
+    # The round's own points table follows too, still on the round picked.
+    expect(tab.page.locator("#round-select")).to_have_value(str(result["round"]))
+    expect(round_table.locator("tbody tr").first.locator("td").nth(1)).to_have_text(name)
     assert tab.page.evaluate("() => window.notReloaded") is True
     assert tab.errors == []
 
