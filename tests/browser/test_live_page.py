@@ -252,3 +252,63 @@ def test_page_basics_no_console_errors_no_external_requests_and_its_weight(tab: 
     }
     assert total < 120_000, weights  # the page and the SDK, uncompressed; no framework, no fonts
     MEASURED["page weight (uncompressed, without API data)"] = f"{total / 1024:.1f} KiB in {len(weights)} files"
+
+
+#: The lowest contrast ratio (WCAG 2) of any visible text against the background it sits on.
+MIN_CONTRAST = """() => {
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const parse = (css) => css.match(/[\\d.]+/g).map(Number);
+  const background = (node) => {
+    for (; node; node = node.parentElement) {
+      const value = parse(getComputedStyle(node).backgroundColor);
+      if (value.length < 4 || value[3] > 0) return value.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  let lowest = { ratio: 99, text: "" };
+  for (const node of document.querySelectorAll("body *")) {
+    const text = [...node.childNodes].filter((c) => c.nodeType === 3).map((c) => c.textContent.trim()).join("");
+    if (!text || !node.getClientRects().length || getComputedStyle(node).visibility === "hidden") continue;
+    const [a, b] = [luminance(parse(getComputedStyle(node).color).slice(0, 3)), luminance(background(node))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < lowest.ratio) lowest = { ratio, text };
+  }
+  return lowest;
+}"""
+
+
+def test_the_page_fits_a_phone_and_its_text_keeps_a_high_contrast(tab: PageWatch, live: LiveEvent) -> None:
+    live.full()
+    tab.page.set_viewport_size({"width": 360, "height": 740})
+    lowest = 99.0
+    for view in ("now", "standings", "pilot"):
+        open_page(tab, live.pb, view)
+        expect(tab.page.locator(f"#view-{view} :is(tbody tr, select)").first).to_be_visible()
+        # Wide tables scroll inside their box; the page itself never scrolls sideways.
+        assert tab.page.evaluate("() => document.documentElement.scrollWidth") <= 360, view
+        found = tab.page.evaluate(MIN_CONTRAST)
+        assert found["ratio"] >= 4.5, found  # WCAG AA for body text, everywhere, including the badges
+        lowest = min(lowest, found["ratio"])
+    live.pb.server.stop()
+    expect(tab.page.locator("#connection")).to_have_text("offline")
+    assert tab.page.evaluate(MIN_CONTRAST)["ratio"] >= 4.5
+    MEASURED["lowest text contrast (WCAG ratio, 360 px wide)"] = f"{lowest:.1f}:1"
+
+
+def test_the_document_has_what_browsers_and_screen_readers_expect(tab: PageWatch, live: LiveEvent) -> None:
+    live.full()
+    open_page(tab, live.pb)
+    page = tab.page
+    assert page.get_attribute("html", "lang") == "en"
+    assert "width=device-width" in (page.get_attribute('meta[name="viewport"]', "content") or "")
+    expect(page).to_have_title(re.compile(r".+ · live timing$"))
+    assert page.locator("h1").count() == 1
+    assert page.locator("img:not([alt])").count() == 0
+    # Every column header of the leaderboards is a real button (keyboard and screen readers can sort).
+    page.locator('.tabs a[data-view="standings"]').click()
+    headers = page.locator("#view-standings th")
+    expect(headers.first).to_be_visible()
+    assert headers.count() == page.locator("#view-standings th > button").count()
