@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## demo: start PocketBase and a replay of a generated event, run `fpvsync full`, keep both running until Ctrl-C
+## demo: start PocketBase and a replay of a generated event, run `fpvsync full`, open the live page; Ctrl-C stops
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 

@@ -1,6 +1,7 @@
 """`make demo`: a local PocketBase and a replay of a generated event, mirrored with `fpvsync full`.
 
-Leaves both servers running until Ctrl-C so the result can be browsed in the PocketBase dashboard.
+Leaves both servers running until Ctrl-C so the result can be watched on the live page (opened in a browser when
+this machine has a desktop) and browsed in the PocketBase dashboard.
 State lives in .fpvsync/demo/ (delete it to start over).
 """
 
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import webbrowser
 from pathlib import Path
 
 from fpvsync.cli.pb_commands import load_or_create_superuser
@@ -31,6 +33,11 @@ def port_or_free(preferred: int) -> int:
         except OSError:
             return free_port()
     return preferred
+
+
+def has_desktop() -> bool:
+    """Whether a browser window can open here (not over SSH or in a container, where it would start a text browser)."""
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -60,10 +67,13 @@ def main() -> int:
         }
         code = subprocess.call([sys.executable, "-m", "fpvsync", "full"], env=env)
         print(f"\n`fpvsync full` exited with {code}.")
+        print(f"Live page : {pocketbase.url}/")
         print(f"Dashboard : {pocketbase.url}/_/  (log in as {superuser.email}; password in {stored})")
         print(f"Races API : {pocketbase.url}/api/collections/races/records?sort=start")
         print(f"Laps API  : {pocketbase.url}/api/collections/laps/records?expand=pilot,race&perPage=5")
         print("Both servers keep running. Press Ctrl-C to stop.", flush=True)
+        if has_desktop():
+            webbrowser.open(f"{pocketbase.url}/")
         threading.Event().wait()
     except KeyboardInterrupt:
         print("\nstopping")

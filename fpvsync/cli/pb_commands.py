@@ -77,6 +77,7 @@ def serve(
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
         err_console.print(f"PocketBase is running at [bold]{server.url}[/]")
+        err_console.print(f"  live page: {server.url}/")
         err_console.print(f"  dashboard: {server.url}/_/   (superuser: {superuser.email})")
         if stored is not None:
             err_console.print(f"  superuser password stored in {stored} (readable only by you)")

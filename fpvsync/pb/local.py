@@ -54,6 +54,15 @@ def migrations_dir() -> Path:
     raise ConfigError("fpvsync's pb_migrations folder is missing from this installation")
 
 
+def public_dir() -> Path | None:
+    """fpvsync's live page (``pb_public``), which PocketBase serves at ``/``; ``None`` if not installed."""
+    packaged = resources.files("fpvsync") / "pb_public"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[2] / "pb_public"
+    return checkout if checkout.is_dir() else None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -107,6 +116,9 @@ class LocalPocketBase:
             f"--migrationsDir={migrations_dir()}",
             "--automigrate=false",
         ]
+        page = public_dir()
+        if page is not None:
+            command.append(f"--publicDir={page}")
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
