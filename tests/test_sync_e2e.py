@@ -93,7 +93,8 @@ def test_full_mirrors_every_record_with_utc_dates_and_resolving_relations(
     # Each run is recorded for admins.
     runs = pb.records("syncRuns")
     assert [r["command"] for r in runs] == ["full"]
-    assert runs[0]["ok"] is True and runs[0]["event"] == event.event_id
+    assert runs[0]["ok"] is True and runs[0]["eventId"] == event.event_id
+    assert runs[0]["event"] == record_id(event.event_id)
 
 
 def test_second_full_writes_nothing(pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer) -> None:
