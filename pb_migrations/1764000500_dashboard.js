@@ -24,19 +24,16 @@ const LEAD = {
   channels: ["shortName", "displayName", "band", "number", "frequency"],
   pilots: ["name", "firstName", "lastName", "phonetic", "sillyName"],
   events: ["name", "start", "end", "eventType", "laps", "raceLength", "club", "track"],
-  stages: ["name", "order", "stageType", "valid", "event"],
-  rounds: ["displayName", "name", "roundNumber", "order", "eventType", "scheduledStart", "valid", "event", "stage"],
-  races: ["name", "raceNumber", "start", "end", "valid", "targetLaps", "bracket", "event", "round"],
+  stages: ["name", "order", "stageType", "event"],
+  rounds: ["displayName", "name", "roundNumber", "order", "eventType", "scheduledStart", "event", "stage"],
+  races: ["name", "raceNumber", "start", "end", "round", "event", "targetLaps", "bracket", "valid"],
   pilotChannels: ["pilot", "channel", "race", "event"],
-  detections: ["displayName", "lapNumber", "time", "valid", "isLapEnd", "isHoleshot", "pilot", "channel", "race",
-    "event"],
-  laps: ["lapNumber", "lengthSeconds", "startTime", "endTime", "valid", "isHoleshot", "withinTarget", "pilot",
-    "race", "detection", "event"],
-  gamePoints: ["time", "valid", "pilot", "channel", "race", "event"],
-  results: ["position", "points", "time", "lapsFinished", "dnf", "valid", "resultType", "pilot", "race", "round",
-    "event"],
+  detections: ["displayName", "lapNumber", "time", "pilot", "channel", "race", "event"],
+  laps: ["lapNumber", "lengthSeconds", "startTime", "endTime", "pilot", "race", "detection", "event"],
+  gamePoints: ["time", "pilot", "channel", "race", "event"],
+  results: ["position", "points", "time", "lapsFinished", "pilot", "race", "round", "event"],
 };
-const KIND_ORDER = ["text", "number", "date", "bool", "select", "relation", "json"];
+const KIND_ORDER = ["text", "number", "date", "relation", "bool", "select", "json"];
 const TAIL = ["externalId", "created", "updated", "source", "sourceId", "extra", "syncHash"];
 const PRESENTABLE = {
   channels: "shortName", pilots: "name", events: "name", stages: "name", rounds: "displayName", races: "name",
