@@ -2,7 +2,8 @@
 
 Mirrors a generated event into a throwaway PocketBase, logs into the dashboard in headless Chromium and saves
 ``docs/dashboard-laps.png`` and ``docs/dashboard-races.png``. Needs Playwright for Python in the environment
-(``pip install playwright``) and a Chromium binary (Debian: ``apt-get install chromium``); no browser download::
+(``pip install -e ".[screenshots]"``) and a Chromium binary (Debian: ``apt-get install chromium``); nothing is
+downloaded::
 
     .venv/bin/python scripts/dashboard_screenshot.py [--chromium /usr/bin/chromium]
 """
