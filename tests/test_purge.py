@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from fpvsync.ids import record_id
+from fpvsync.pb.lock import Lock, try_lock
+from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.purge import STATE_COLLECTION
 from fpvsync.summary import COLLECTIONS
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
@@ -138,6 +140,15 @@ def test_purging_the_last_event_takes_channels_and_pilots_and_full_restores_them
     unknown = run_cli(["purge", big.event_id, "--yes", "--json"], pb)  # never mirrored: nothing to do
     assert unknown.exit_code == 0
     assert all(c["deleted"] == 0 for c in unknown.json["collections"].values())
+    assert mirror_of(pb, small.event_id) == before
+
+    with PocketBaseSink(pb.url, email=pb.email, password=pb.password) as sink:
+        lock = try_lock(sink, f"poll:{small.event_id}", lease=60, wait=0)
+        assert isinstance(lock, Lock)
+        busy = run_cli(["purge", small.event_id, "--yes", "--json"], pb)  # a poll of the event is writing
+        lock.release()
+    assert busy.exit_code == 1
+    assert busy.json["ok"] is False and "writing" in busy.json["errors"][0]["message"]
     assert mirror_of(pb, small.event_id) == before
 
     result = run_cli(["purge", small.event_id.upper(), "--yes"], pb)
