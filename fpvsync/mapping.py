@@ -25,7 +25,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fpvsync import derived
+from fpvsync import derived, display
 from fpvsync.ids import SOURCE, record_id
 from fpvsync.trackside.models import (
     Channel,
@@ -150,6 +150,7 @@ def channel(model: Channel) -> Record | None:
         "channelPrefix": model.channel_prefix,
         "frequency": model.frequency,
         "displayName": model.display_name,
+        "shortName": display.channel_name(model),
     }
     return finish("channels", model.id, body, model)
 
@@ -266,6 +267,7 @@ def round_(model: Round, event_id: str, zone: tzinfo | None, known: Known) -> Re
     body: Body = {
         "event": record_id(event_id),
         "name": model.name,
+        "displayName": display.round_name(model),
         "roundNumber": model.round_number,
         "eventType": model.event_type,
         "valid": model.valid,
@@ -349,7 +351,10 @@ def race(
     return finish("races", model.id, _with_unresolved(body, unresolved), model)
 
 
-def detection(model: Detection, event_id: str, race_id: str, zone: tzinfo | None, known: Known) -> Record | None:
+def detection(
+    model: Detection, event_id: str, race_id: str, zone: tzinfo | None, known: Known, lap_seconds: float | None = None
+) -> Record | None:
+    """A detection; ``lap_seconds`` is the length of the lap it ends (for its display name), if it ends one."""
     if not model.id:
         return None
     unresolved: dict[str, str] = {}
@@ -366,6 +371,7 @@ def detection(model: Detection, event_id: str, race_id: str, zone: tzinfo | None
         "isLapEnd": model.is_lap_end,
         "raceSector": model.race_sector,
         "isHoleshot": model.is_holeshot,
+        "displayName": display.detection_name(model, lap_seconds),
     }
     _resolve(body, unresolved, "pilot", "Pilot", model.pilot, known.pilots)
     _resolve(body, unresolved, "channel", "Channel", model.channel, known.channels)
@@ -449,9 +455,12 @@ def race_children(model: Race, event_id: str, zone: tzinfo | None, known: Known)
     """Every child record of a race file, by collection: pilot channels, detections, laps, game points."""
     race_id = model.id or ""
     detections_by_id = {d.id: d for d in model.detections if d.id}
+    lap_seconds = {item.detection: item.length_seconds for item in model.laps if item.detection}
     children: dict[str, list[Record]] = {
         "pilotChannels": _present(race_pilot_channel(pc, event_id, race_id, known) for pc in model.pilot_channels),
-        "detections": _present(detection(d, event_id, race_id, zone, known) for d in model.detections),
+        "detections": _present(
+            detection(d, event_id, race_id, zone, known, lap_seconds.get(d.id or "")) for d in model.detections
+        ),
         "laps": _present(lap(item, event_id, race_id, zone, detections_by_id, known, model) for item in model.laps),
         "gamePoints": _present(game_point(g, event_id, race_id, zone, known) for g in model.game_points or []),
     }

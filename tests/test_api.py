@@ -254,7 +254,7 @@ def test_snapshot_answers_the_same_summary_as_the_cli(
     assert len(pb.records("races", f'event = "{eid}"')) == expected_counts(event)["races"]
     assert pb.records("laps") == []
     runs = pb.records("syncRuns")
-    assert [(r["command"], r["event"]) for r in runs] == [("snapshot", event.event_id)]
+    assert [(r["command"], r["eventId"]) for r in runs] == [("snapshot", event.event_id)]
 
     status = api.get(f"/ingest/runs/{document['runId']}", headers=bearer(pb.token()))
     assert status.status_code == 200

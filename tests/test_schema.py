@@ -16,7 +16,7 @@ REL = "relation"
 SYNCED: dict[str, dict[str, Any]] = {
     "channels": {
         "number": "number", "band": "text", "shortBand": "text", "channelPrefix": "text",
-        "frequency": "number", "displayName": "text",
+        "frequency": "number", "displayName": "text", "shortName": "text",
     },
     "pilots": {
         "name": "text", "phonetic": "text", "firstName": "text", "lastName": "text", "sillyName": "text",
@@ -41,7 +41,7 @@ SYNCED: dict[str, dict[str, Any]] = {
     },
     "rounds": {
         "event": (REL, "events", True, False), "stage": (REL, "stages", False, False), "name": "text",
-        "roundNumber": "number", "eventType": "text", "valid": "bool", "order": "number",
+        "displayName": "text", "roundNumber": "number", "eventType": "text", "valid": "bool", "order": "number",
         "scheduledStart": "date", "handicapped": "bool", "gameTypeName": "text", "roundType": "text",
         "pointSummary": "json", "timeSummary": "json", "lapCountAfterRound": "bool", "sheetFormatFilename": "text",
     },
@@ -61,7 +61,7 @@ SYNCED: dict[str, dict[str, Any]] = {
         "pilot": (REL, "pilots", False, False), "channel": (REL, "channels", False, False),
         "timingSystemIndex": "number", "time": "date", "peak": "number", "timingSystemType": "text",
         "lapNumber": "number", "valid": "bool", "validityType": "text", "isLapEnd": "bool", "raceSector": "number",
-        "isHoleshot": "bool",
+        "isHoleshot": "bool", "displayName": "text",
     },
     "laps": {
         "event": (REL, "events", True, False), "race": (REL, "races", True, False),
@@ -91,9 +91,9 @@ COMMON = {
 }
 BOOKKEEPING: dict[str, dict[str, Any]] = {
     "syncRuns": {
-        "id": "text", "command": "text", "event": "text", "ok": "bool", "exitCode": "number", "startedAt": "date",
-        "finishedAt": "date", "durationSeconds": "number", "written": "number", "errorCount": "number",
-        "summary": "json",
+        "id": "text", "command": "text", "event": "relation", "eventId": "text", "ok": "bool", "exitCode": "number",
+        "startedAt": "date", "finishedAt": "date", "durationSeconds": "number", "written": "number",
+        "errorCount": "number", "summary": "json",
     },
     "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
     "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
@@ -258,3 +258,78 @@ def test_event_state_is_public_read_superuser_write_one_per_event(
     with httpx.Client(base_url=shared_pb.url) as guest:
         assert guest.get("/api/collections/eventState/records").status_code == 200
         assert guest.post("/api/collections/eventState/records", json={"raceState": "idle"}).status_code == 403
+
+
+# What an admin sees first in the dashboard, and what relation columns and pickers show for each target.
+LEADING_FIELDS = {
+    "channels": ["id", "shortName", "displayName"],
+    "pilots": ["id", "name"],
+    "events": ["id", "name", "start", "end"],
+    "stages": ["id", "name"],
+    "rounds": ["id", "displayName", "name", "roundNumber"],
+    "races": ["id", "name", "raceNumber", "start", "end"],
+    "pilotChannels": ["id", "pilot", "channel", "race", "event"],
+    "detections": ["id", "displayName", "lapNumber", "time"],
+    "laps": ["id", "lapNumber", "lengthSeconds", "startTime", "endTime"],
+    "gamePoints": ["id", "time"],
+    "results": ["id", "position", "points", "time"],
+}
+TRAILING_FIELDS = ["externalId", "created", "updated", "source", "sourceId", "extra", "syncHash"]
+PRESENTABLE = {
+    "channels": "shortName",
+    "pilots": "name",
+    "events": "name",
+    "stages": "name",
+    "rounds": "displayName",
+    "races": "name",
+    "detections": "displayName",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYNCED))
+def test_dashboard_shows_meaningful_fields_first_and_bookkeeping_last(
+    name: str, collections: dict[str, dict[str, Any]]
+) -> None:
+    order = [f["name"] for f in collections[name]["fields"]]
+    lead = LEADING_FIELDS[name]
+    assert order[: len(lead)] == lead
+    assert order[-len(TRAILING_FIELDS) :] == TRAILING_FIELDS
+    relations = [i for i, f in enumerate(collections[name]["fields"]) if f["type"] == "relation"]
+    first_tail = order.index("externalId")
+    assert all(i < first_tail for i in relations), "relations come before fpvsync's own fields"
+
+
+@pytest.mark.parametrize("name", sorted(SYNCED))
+def test_every_relation_target_has_one_presentable_field(name: str, collections: dict[str, dict[str, Any]]) -> None:
+    presentable = [f["name"] for f in collections[name]["fields"] if f.get("presentable")]
+    assert presentable == ([PRESENTABLE[name]] if name in PRESENTABLE else [])
+
+
+def test_relations_of_synced_collections_point_at_presentable_collections(
+    collections: dict[str, dict[str, Any]],
+) -> None:
+    by_id = {c["id"]: c for c in collections.values()}
+    for name in SYNCED:
+        for field in collections[name]["fields"]:
+            if field["type"] == "relation":
+                target = by_id[field["collectionId"]]
+                assert any(f.get("presentable") for f in target["fields"]), f"{name}.{field['name']}"
+
+
+def test_sync_runs_link_the_event_record_and_keep_its_guid(collections: dict[str, dict[str, Any]]) -> None:
+    by_id = {c["id"]: c["name"] for c in collections.values()}
+    runs = _fields(collections["syncRuns"])
+    assert runs["event"]["type"] == "relation"
+    assert by_id[runs["event"]["collectionId"]] == "events"
+    assert runs["event"]["cascadeDelete"] is False  # a purged event's runs stay, readable by eventId
+    assert runs["eventId"]["type"] == "text"
+    assert [f["name"] for f in collections["syncRuns"]["fields"]][:4] == ["id", "command", "event", "eventId"]
+
+
+def test_bookkeeping_collections_share_the_sync_prefix(collections: dict[str, dict[str, Any]]) -> None:
+    superuser_only = {
+        name
+        for name, c in collections.items()
+        if not c.get("system") and c["type"] == "base" and c["listRule"] is None and name != "documentHashes"
+    }
+    assert superuser_only and all(name.startswith("sync") for name in superuser_only), superuser_only

@@ -93,7 +93,8 @@ def test_full_mirrors_every_record_with_utc_dates_and_resolving_relations(
     # Each run is recorded for admins.
     runs = pb.records("syncRuns")
     assert [r["command"] for r in runs] == ["full"]
-    assert runs[0]["ok"] is True and runs[0]["event"] == event.event_id
+    assert runs[0]["ok"] is True and runs[0]["eventId"] == event.event_id
+    assert runs[0]["event"] == record_id(event.event_id)
 
 
 def test_second_full_writes_nothing(pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer) -> None:
@@ -143,8 +144,10 @@ def test_race_reports_exactly_the_changes_made_at_the_source(
         for what, n in counts.items()
         if what in ("created", "updated", "deleted", "failed") and n
     }
+    # The removed lap's detection stays, but its display name loses the lap's length.
+    renamed = ({removed_lap["Detection"]} & {d["ID"] for d in race[0]["Detections"]}) - {detection["ID"]}
     assert changed == {
-        ("detections", "updated"): 1,
+        ("detections", "updated"): 1 + len(renamed),
         ("laps", "updated"): 1,  # the lap of that detection: its `valid` flag
         ("laps", "deleted"): 1,
         ("results", "updated"): 1,

@@ -114,13 +114,18 @@ def _write(sink: PocketBaseSink, operations: list[Upsert | Delete]) -> None:
 
 
 def record_run(sink: PocketBaseSink, summary: SyncSummary, started_at: datetime, exit_code: int) -> str:
-    """Log a finished run in ``syncRuns`` and return the new record's id (``""`` with a dry-run sink)."""
+    """Log a finished run in ``syncRuns`` and return the new record's id (``""`` with a dry-run sink).
+
+    ``eventId`` keeps the event's GUID; ``event`` links the event's record when PocketBase has it (a run of an event
+    that was never mirrored, or was purged since, keeps only ``eventId``).
+    """
     if sink.dry_run:
         return ""
     finished_at = datetime.now(UTC)
     body = {
         "command": summary.command,
-        "event": summary.event or "",
+        "eventId": summary.event or "",
+        "event": record_id(summary.event) if summary.event else "",
         "ok": summary.ok and exit_code == 0,
         "exitCode": exit_code,
         "startedAt": pb_datetime(started_at),
@@ -130,9 +135,18 @@ def record_run(sink: PocketBaseSink, summary: SyncSummary, started_at: datetime,
         "errorCount": len(summary.errors),
         "summary": summary.to_dict(),
     }
-    answer = sink.send(
-        f"/api/collections/{SYNC_RUNS}/records", {"method": "POST", "params": {"fields": "id"}, "body": body}
-    )
+    try:
+        answer = sink.send(
+            f"/api/collections/{SYNC_RUNS}/records", {"method": "POST", "params": {"fields": "id"}, "body": body}
+        )
+    except SinkRejected:
+        if not body["event"]:
+            raise
+        # The event's record does not exist (never mirrored, or purged): keep the GUID only.
+        answer = sink.send(
+            f"/api/collections/{SYNC_RUNS}/records",
+            {"method": "POST", "params": {"fields": "id"}, "body": {**body, "event": ""}},
+        )
     return str(answer["id"])
 
 
@@ -140,7 +154,7 @@ def recent_runs(sink: PocketBaseSink, event_id: str | None, limit: int = 10) -> 
     """The latest ``limit`` runs (of ``event_id``, or of any event with ``None``), newest first."""
     params: dict[str, Any] = {"perPage": max(1, min(limit, 1000)), "skipTotal": 1, "sort": "-startedAt,-created"}
     if event_id is not None:
-        params["filter"] = f"event = {filter_string(event_id)}"
+        params["filter"] = f"eventId = {filter_string(event_id)}"
     answer = sink.send(f"/api/collections/{SYNC_RUNS}/records", {"method": "GET", "params": params})
     items: list[dict[str, Any]] = answer["items"]
     return items[:limit]
