@@ -443,11 +443,25 @@ class EventRun:
         race = work.race.items[0]
         round_model = self.rounds.get(race.round) if race.round else None
         default_type = self.event.event_type if self.event is not None else None
+        rounds = self.rounds if self.rounds_known else None
+        game = self.event.game_type_name if self.event is not None else None
         work.records["races"] = _present(
-            [mapping.race(race, self.event_id, self.zone, self.known, round_model, default_type)]
+            [
+                mapping.race(
+                    race,
+                    self.event_id,
+                    self.zone,
+                    self.known,
+                    round_model,
+                    default_type,
+                    rounds=rounds,
+                    game_type_name=game,
+                )
+            ]
         )
         if work.children:
-            work.records.update(mapping.race_children(race, self.event_id, self.zone, self.known))
+            kind = mapping.race_type(race, rounds, round_model, default_type)
+            work.records.update(mapping.race_children(race, self.event_id, self.zone, self.known, kind))
         if work.result is not None:
             if work.result.items is not None:
                 work.records["results"] = _present(
