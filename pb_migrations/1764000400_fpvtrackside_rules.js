@@ -17,7 +17,8 @@
 //   stageLeaderboard  ResultManager.GetPointsTotal / GetCreateResults / GetRollOverRound with PointsSettings:
 //       only races whose type has points (EventTypes.HasPoints: Race, Endurance); round roll-over results count
 //       only in a final stage (StageType Final; builds without stages: a group holding a RoundType Final round)
-//       whose point summary asks for RoundPositionRollover, for pilots who race in it; when the point summary asks
+//       whose point summary asks for RoundPositionRollover, for pilots listed in one of its races (Race.HasPilot,
+//       started or not); when the point summary asks
 //       for DropWorstRound and the pilot has more than one result and no missed round (race results >= the valid
 //       rounds from their first to their last, RoundManager.CountRounds), the lowest result is dropped.
 //       The point summary is the stage's PointSummary; without stages, the group's last valid round's.
@@ -159,8 +160,9 @@ const STAGE_RESULTS = `SELECT res.event AS event, ro.stage AS stage, res.pilot A
     FROM results res
     JOIN ${GROUPS} g ON g.event = res.event AND g.final AND g.rollover
     WHERE res.race = '' AND res.valid AND EXISTS (
-      SELECT 1 FROM results fr JOIN races fa ON fa.id = fr.race JOIN rounds fo ON fo.id = fr.round
-      WHERE fr.event = res.event AND fr.pilot = res.pilot AND fo.stage = g.stage AND fo.valid AND fa.valid)`;
+      SELECT 1 FROM pilotChannels fp JOIN races fa ON fa.id = fp.race JOIN rounds fo ON fo.id = fa.round
+      WHERE fp.event = res.event AND fp.pilot = res.pilot AND fo.stage = g.stage AND fo.valid AND fa.valid
+        AND COALESCE(NULLIF(fa.eventType, ''), fo.eventType) IN ('Race', 'Endurance'))`;
 
 const STAGE_LEADERBOARD = `SELECT
   (x.event || x.stage || x.pilot) AS id,
