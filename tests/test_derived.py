@@ -19,7 +19,7 @@ import pytest
 
 from fpvsync import derived
 from fpvsync.ids import record_id
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.generator import ZERO_GUID, EventSpec, GeneratedEvent, generate_event, write_json
 from fpvsync.trackside.models import Channel, Detection, Event, Lap, Race
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
@@ -56,13 +56,16 @@ class SourceRace:
     id: str
     round: str
     number: int
-    kind: str  # the race's type: its round's EventType, else the event's
+    kind: str  # Race.Type: its round's EventType, else the event's; "Unknown" for a round missing from Rounds.json
+    round_number: int  # Race.RoundNumber
+    round_order: int | None  # the round's Order (RoundNumber * 100 for a made-up round), None without a round
     valid: bool
     start: str  # UTC text, "" when not started
     end: str
     target: int
     paused: str
     pilots: list[str]
+    channels: dict[str, str] = field(default_factory=dict)  # pilot GUID -> channel GUID
     laps: list[SourceLap] = field(default_factory=list)
 
 
@@ -95,8 +98,15 @@ class Source:
         return "" if text == NOT_SET else utc_text(text, self.zone)
 
     def _race(self, race: dict[str, Any]) -> SourceRace:
+        # Race.RoundNumber / Race.Type, and DB/JSON/Race.cs GetRaceLibObject for a round missing from Rounds.json.
         round_obj = self.rounds.get(race["Round"])
-        kind = (round_obj or {}).get("EventType") or self.event["EventType"]
+        kind, number, order = self.event["EventType"], 1, None
+        if round_obj is not None:
+            kind = round_obj.get("EventType") or kind
+            number, order = round_obj["RoundNumber"], round_obj["Order"]
+        elif race["Round"] != ZERO_GUID and race["Valid"]:
+            kind, number = "Unknown", 1 + max((r["RoundNumber"] for r in self.rounds.values()), default=0)
+            order = number * 100
         holeshot_mode = race["PrimaryTimingSystemLocation"] == "Holeshot"
         detections = {d["ID"]: d for d in race["Detections"]}
         source = SourceRace(
@@ -104,12 +114,15 @@ class Source:
             round=race["Round"],
             number=race["RaceNumber"],
             kind=TYPES.get(kind, kind),
+            round_number=number,
+            round_order=order,
             valid=race["Valid"],
             start=self.time(race["Start"]),
             end=self.time(race["End"]),
             target=race["TargetLaps"],
             paused=race["TotalPausedTime"],
             pilots=[pc["Pilot"] for pc in race["PilotChannels"]],
+            channels={pc["Pilot"]: pc["Channel"] for pc in race["PilotChannels"]},
         )
         for lap in race["Laps"]:
             detection = detections[lap["Detection"]]
@@ -216,8 +229,9 @@ class Source:
 
         ``GetStagePointRaces``: valid races of the stage's valid rounds whose type has points (Race, Endurance).
         ``GetCreateResults``: a roll-over result counts only in a final stage asking for RoundPositionRollover, for a
-        pilot listed in one of its races (``Race.HasPilot``, started or not). ``GetPointsTotal``: with DropWorstRound, more than one result and no missed round
-        (``RoundManager.CountRounds`` from the pilot's first to last round), the lowest result is dropped.
+        pilot listed in one of its races (``Race.HasPilot``, started or not). ``GetPointsTotal``: with DropWorstRound,
+        more than one result and no missed round (``RoundManager.CountRounds`` from the pilot's first to last round),
+        the lowest result is dropped.
         """
         valid_rounds = {guid: r for guid, r in self.rounds.items() if r["Valid"]}
 
@@ -275,13 +289,34 @@ class Source:
         return table
 
     def race_order(self) -> list[str]:
-        """Race GUIDs in event order: (Round.Order, RaceNumber), invalid races last."""
+        """Race GUIDs in event order: (Round.Order, RaceNumber), invalid races last, races without a round after."""
         return [
             r.id
             for r in sorted(
-                self.races.values(), key=lambda r: (not r.valid, self.rounds[r.round]["Order"], r.number, r.start == "")
+                self.races.values(),
+                key=lambda r: (
+                    not r.valid,
+                    r.round_order is None,
+                    r.round_order or 0,
+                    r.number,
+                    r.start == "",
+                    r.start,
+                    record_id(r.id),
+                ),
             )
         ]
+
+    def pilot_schedule(self) -> dict[str, tuple[str, int, int, str]]:
+        """pilot GUID -> (next race, races until it, its raceOrder position, the pilot's channel in it)."""
+        schedule: dict[str, tuple[str, int, int, str]] = {}
+        pending = 0
+        for position, race_id in enumerate(self.race_order(), start=1):
+            race = self.races[race_id]
+            if race.valid and not race.start:
+                for pilot in race.pilots:
+                    schedule.setdefault(pilot, (race_id, pending, position, race.channels[pilot]))
+                pending += 1
+        return schedule
 
     def channel_colours(self) -> dict[str, tuple[str | None, str | None]]:
         """channel GUID -> (colour, display name) by FPVTrackside's interference walk."""
@@ -348,7 +383,9 @@ def assert_bests(pb: RunningPocketBase, event: GeneratedEvent, source: Source) -
     expected = source.pilot_bests()
     stored = bests_in_pocketbase(pb, event.event_id)
     assert set(stored) == {record_id(p) for p in expected}
-    race_rounds = {record_id(r.id): record_id(r.round) for r in source.races.values()}
+    race_rounds = {
+        record_id(r.id): record_id(r.round) if r.round in source.rounds else "" for r in source.races.values()
+    }
     for pilot, want in expected.items():
         row = stored[record_id(pilot)]
         assert row["racesFlown"] == want["racesFlown"], pilot
@@ -703,3 +740,39 @@ def test_derived_data_follows_the_race_director(shared_pb: RunningPocketBase, tm
             "leaderboard", f'round = "{record_id(race.round)}" && pilot = "{record_id(results[-1]["Pilot"])}"'
         )[0]
         assert row["points"] == Source(event).leaderboard()[(race.round, results[-1]["Pilot"])]["points"]
+
+
+def assert_schedule(pb: RunningPocketBase, event: GeneratedEvent, source: Source) -> None:
+    expected = source.pilot_schedule()
+    rows = pb.records("pilotSchedule", f'event = "{record_id(event.event_id)}"')
+    found = {
+        str(r["pilot"]): (str(r["nextRace"]), r["racesUntil"], r["position"], str(r["channel"]), str(r["round"]))
+        for r in rows
+    }
+    assert found == {
+        record_id(pilot): (
+            record_id(race),
+            until,
+            position,
+            record_id(channel),
+            record_id(source.races[race].round) if source.races[race].round in source.rounds else "",
+        )
+        for pilot, (race, until, position, channel) in expected.items()
+    }
+    assert all(str(r["id"]) == str(r["event"]) + str(r["pilot"]) for r in rows)
+
+
+def test_pilot_schedule_names_each_pilots_next_race(shared_pb: RunningPocketBase, synced: Synced) -> None:
+    """pilotSchedule: per pilot, the first valid not-started race in FPVTrackside's race order (``Round.Order``,
+    ``RaceNumber``: ``RaceLib/RaceManager.cs``) whose PilotChannels list them, their channel in it, and how many
+    not-started races come before it."""
+    assert_schedule(shared_pb, synced.event, synced.source)
+    rows = shared_pb.records("pilotSchedule", f'event = "{record_id(synced.event.event_id)}"')
+    unstarted = [record_id(r) for r in synced.event.unstarted_race_ids]
+    assert {str(r["nextRace"]) for r in rows} == set(unstarted)
+    assert {r["racesUntil"] for r in rows} == {0, 1}
+    order = {
+        str(r["race"]): r["position"]
+        for r in shared_pb.records("raceOrder", f'event = "{record_id(synced.event.event_id)}"')
+    }
+    assert all(order[str(r["nextRace"])] == r["position"] for r in rows)
