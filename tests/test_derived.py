@@ -261,17 +261,17 @@ class Source:
         for result in self.results:
             if result["ResultType"] != "RoundRollOver" or not result["Valid"]:
                 continue
-            for key in {group(r) for r in valid_rounds.values()}:
+            for stage in {group(r) for r in valid_rounds.values()}:
                 racing = any(
                     result["Pilot"] in race.pilots
                     for race in self.races.values()
                     if race.valid
                     and race.kind in ("Race", "Endurance")
                     and race.round in valid_rounds
-                    and group(valid_rounds[race.round]) == key
+                    and group(valid_rounds[race.round]) == stage
                 )
-                if final(key) and settings(key).get("RoundPositionRollover") and racing:
-                    entries[(key, result["Pilot"])].append((result["Points"], None))
+                if final(stage) and settings(stage).get("RoundPositionRollover") and racing:
+                    entries[(stage, result["Pilot"])].append((result["Points"], None))
         table: dict[tuple[str, str], dict[str, int]] = {}
         for key, items in entries.items():
             points = [p for p, _ in items]
@@ -567,7 +567,9 @@ def test_stage_leaderboard_follows_result_manager(shared_pb: RunningPocketBase, 
     assert any(w["rolloverPoints"] for w in expected.values())
     for stage in {st for st, _ in expected}:
         points = sorted(
-            (r["points"], r["position"]) for r in rows if str(r["stage"]) == (record_id(stage) if stage else "")
+            (int(str(r["points"])), int(str(r["position"])))
+            for r in rows
+            if str(r["stage"]) == (record_id(stage) if stage else "")
         )
         for value, position in points:
             assert position == 1 + sum(other > value for other, _ in points)

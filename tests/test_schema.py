@@ -98,8 +98,8 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
     "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
     "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
 }
-# Read-only views over the synced collections (pb_migrations/1764000100_derived.js, 1764000400_fpvtrackside_rules.js): field -> type, or
-# (relation, target collection).
+# Read-only views over the synced collections (pb_migrations/1764000100_derived.js, replaced or added by
+# 1764000400_fpvtrackside_rules.js): field -> type, or (relation, target collection).
 VIEWS: dict[str, dict[str, Any]] = {
     "pilotBests": {
         "id": "text", "event": (REL, "events"), "pilot": (REL, "pilots"), "racesFlown": "number",
@@ -118,7 +118,8 @@ VIEWS: dict[str, dict[str, Any]] = {
     "stageLeaderboard": {
         "id": "text", "event": (REL, "events"), "stage": (REL, "stages"), "pilot": (REL, "pilots"),
         "position": "number", "rounds": "number", "points": "number", "droppedPoints": "number",
-        "racePoints": "number", "rolloverPoints": "number", "races": "number", "wins": "number", "dnfs": "number", "bestPosition": "number",
+        "racePoints": "number", "rolloverPoints": "number", "races": "number", "wins": "number", "dnfs": "number",
+        "bestPosition": "number",
     },
     "raceOrder": {
         "id": "text", "event": (REL, "events"), "race": (REL, "races"), "round": (REL, "rounds"), "name": "text",
