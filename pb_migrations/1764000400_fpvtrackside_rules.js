@@ -22,7 +22,8 @@
 //       for DropWorstRound and the pilot has more than one result and no missed round (race results >= the valid
 //       rounds from their first to their last, RoundManager.CountRounds), the lowest result is dropped.
 //       The point summary is the stage's PointSummary; without stages, the group's last valid round's.
-//   raceOrder  a race of a made-up round sorts at that round's Order (RoundNumber * 100, as GetRaceLibObject sets).
+//   raceOrder  a race of a made-up round sorts at that round's Order (RoundNumber * 100, as GetRaceLibObject sets);
+//       new field pilots (how many pilots the race lists: RaceManager.GetNextRace skips races without any).
 //   pilotSchedule (new) one row per (event, pilot) with a race to come.
 
 const MIGRATED_VIEWS = ["pilotBests", "stageLeaderboard", "raceOrder"];
@@ -215,6 +216,7 @@ const RACE_ORDER = `SELECT
   r.start AS start,
   r.end AS end,
   CAST(ROW_NUMBER() OVER (PARTITION BY e.id ORDER BY ${RACE_ORDER_KEY}) AS INTEGER) AS position,
+  CAST((SELECT COUNT(*) FROM pilotChannels q WHERE q.race = r.id) AS INTEGER) AS pilots,
   CAST(r.start != '' AND r.end = '' AS BOOLEAN) AS current,
   CAST(CASE WHEN r.start = '' THEN 'unstarted' WHEN r.end = '' THEN 'running' ELSE 'ended' END AS TEXT) AS state
 FROM races r
@@ -224,7 +226,8 @@ LEFT JOIN rounds ro ON ro.id = r.round`;
 // -- pilotSchedule -------------------------------------------------------------------------------------------------
 // One row per (event, pilot) with a race to come: the first valid, not-started race in FPVTrackside's race order
 // (the raceOrder view's position) whose PilotChannels list the pilot; its round and the pilot's channel in it;
-// racesUntil = how many valid not-started races come before it.
+// racesUntil = how many valid not-started races with pilots come before it (RaceManager.GetNextRace runs only
+// valid, unfinished races with PilotChannels, in (Round.Order, RaceOrder) order).
 
 const PILOT_SCHEDULE = `SELECT
   (q.event || q.pilot) AS id,
@@ -242,8 +245,8 @@ FROM (
   JOIN (
     SELECT r.id, r.valid, r.start,
       ROW_NUMBER() OVER (PARTITION BY r.event ORDER BY ${RACE_ORDER_KEY}) AS position,
-      SUM(r.valid AND r.start = '') OVER (PARTITION BY r.event ORDER BY ${RACE_ORDER_KEY}
-        ROWS UNBOUNDED PRECEDING) AS pending
+      SUM(r.valid AND r.start = '' AND EXISTS (SELECT 1 FROM pilotChannels x WHERE x.race = r.id))
+        OVER (PARTITION BY r.event ORDER BY ${RACE_ORDER_KEY} ROWS UNBOUNDED PRECEDING) AS pending
     FROM races r LEFT JOIN rounds ro ON ro.id = r.round
   ) o ON o.id = pc.race
   WHERE pc.race != '' AND pc.pilot != '' AND o.valid AND o.start = ''

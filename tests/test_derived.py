@@ -307,12 +307,14 @@ class Source:
         ]
 
     def pilot_schedule(self) -> dict[str, tuple[str, int, int, str]]:
-        """pilot GUID -> (next race, races until it, its raceOrder position, the pilot's channel in it)."""
+        """pilot GUID -> (next race, races until it, its raceOrder position, the pilot's channel in it).
+
+        ``RaceManager.GetNextRace``: valid races not run yet that list pilots, in (``Round.Order``, race) order."""
         schedule: dict[str, tuple[str, int, int, str]] = {}
         pending = 0
         for position, race_id in enumerate(self.race_order(), start=1):
             race = self.races[race_id]
-            if race.valid and not race.start:
+            if race.valid and not race.start and race.pilots:
                 for pilot in race.pilots:
                     schedule.setdefault(pilot, (race_id, pending, position, race.channels[pilot]))
                 pending += 1

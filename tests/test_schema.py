@@ -124,7 +124,7 @@ VIEWS: dict[str, dict[str, Any]] = {
     "raceOrder": {
         "id": "text", "event": (REL, "events"), "race": (REL, "races"), "round": (REL, "rounds"), "name": "text",
         "raceNumber": "number", "roundOrder": "number", "valid": "bool", "start": "date", "end": "date",
-        "position": "number", "current": "bool", "state": "text",
+        "position": "number", "current": "bool", "state": "text", "pilots": "number",
     },
     "pilotSchedule": {
         "id": "text", "event": (REL, "events"), "pilot": (REL, "pilots"), "nextRace": (REL, "races"),

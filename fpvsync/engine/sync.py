@@ -174,10 +174,20 @@ class EventRun:
         written = {name for name, counts in self.summary.collections.items() if counts.written}
         if not written and (self.race_hint is None or self.race_hint.state is None):
             return
+        if self.race_hint is None and self.summary.unreachable is None:
+            self.race_hint = self._current_race_hint()
         try:
             update_event_state(self.sink, self.event_id, written, self.race_hint)
         except FpvsyncError as exc:
             self.summary.warn("eventState", f"could not update eventState: {exc}")
+
+    def _current_race_hint(self) -> RaceHint | None:
+        """``/current`` for every command, not only poll: the race FPVTrackside has loaded, on builds that say."""
+        try:
+            current = self.client.current_race()
+        except FpvsyncError:
+            return None
+        return RaceHint(race_id=current) if current else None
 
     def finished(self) -> None:
         """Called once the run's writes are over, whatever happened (subclasses release what they hold)."""
