@@ -522,6 +522,12 @@ class EventRun:
                     # Builds before early 2025 have no game points: the key's absence is not "none".
                     plan_collection(changes, self.summary, collection, [], {}, delete_stale=False)
                     continue
+                if collection == "laps" and keep_race:
+                    # A lap's withinTarget depends on the race's type (its round's): stored laps stay as they are.
+                    stored = existing_children[collection]
+                    fresh = [r for r in work.records[collection] if r.id not in stored]
+                    plan_collection(changes, self.summary, collection, fresh, {}, delete_stale=False)
+                    continue
                 plan_collection(
                     changes,
                     self.summary,
