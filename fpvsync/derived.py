@@ -13,8 +13,10 @@ The rules, as FPVTrackside applies them (``RaceLib``: ``Race``, ``Lap``, ``Ext``
 - A lap is **valid** when its detection is valid and its length is positive (``Ext.BestConsecutive``).
 - The **holeshot** is the lap of a holeshot detection, in a race timed in ``Holeshot`` mode (``Race.GetHoleshot``
   ignores holeshots of ``EndOfLap`` races). Without a detection, lap 0 of a ``Holeshot`` race is the holeshot.
-- A lap is **within the target** when its number is at most the race's ``TargetLaps``; the holeshot is within. A
-  race without a target (``TargetLaps`` unset or 0) has no lap past it.
+- A lap is **within the target** when its number is at most the race's ``TargetLaps``; the holeshot is within. Only
+  races of type ``Race`` cut at the target (``Race.GetValidLapsInRace``: ``if (Type == EventTypes.Race)``); in a
+  time trial, practice or any other type every lap is within. A race without a target (``TargetLaps`` unset or 0)
+  has no lap past it.
 - **Channel colours** (``EventManager.SetChannelColors``): the event's channels sorted by frequency, then band (in
   the order of FPVTrackside's ``Band`` enum), are walked in that order; the walk moves to the next colour of the
   palette (``Event.ChannelColors``, wrapping) unless a channel is less than 15 MHz from the previous one
@@ -60,8 +62,9 @@ class LapFlags(TypedDict):
     withinTarget: bool
 
 
-def lap_flags(model: Lap, detection: Detection | None, race: Race | None) -> LapFlags:
-    """``valid``, ``isHoleshot`` and ``withinTarget`` of a lap, from its detection and its race."""
+def lap_flags(model: Lap, detection: Detection | None, race: Race | None, race_type: str | None = "Race") -> LapFlags:
+    """``valid``, ``isHoleshot`` and ``withinTarget`` of a lap, from its detection, its race and the race's type
+    (``Race.Type``; only ``Race`` races cut at the target: ``Race.GetValidLapsInRace``)."""
     length = model.length_seconds
     valid = detection is not None and detection.valid is True and length is not None and length > 0
     mode = race.primary_timing_system_location if race is not None else None
@@ -73,7 +76,8 @@ def lap_flags(model: Lap, detection: Detection | None, race: Race | None) -> Lap
         holeshot = mode == "Holeshot" and model.lap_number == 0
     target = race.target_laps if race is not None else None
     number = model.lap_number
-    within = holeshot or not target or target <= 0 or number is None or number <= target
+    cuts = race_type == "Race"
+    within = not cuts or holeshot or not target or target <= 0 or number is None or number <= target
     return {"valid": valid, "isHoleshot": holeshot, "withinTarget": within}
 
 

@@ -9,13 +9,18 @@ moves. An idle pass never touches it::
 
 Which race is *current* and which is *next*, by the best source at hand:
 
-1. a :class:`RaceHint` naming the race (``/current`` on builds that have it, or a doorbell notification);
+1. a :class:`RaceHint` naming the race: a doorbell notification, else ``/current`` on builds that have it (every
+   command asks it when it wrote something, not only poll);
 2. else a race that has started and not ended (the newest start);
-3. else the race order: the first valid race that has not started (the one FPVTrackside runs next).
+3. else the race order: the first race FPVTrackside would load next (``RaceManager.GetNextRace``: valid, not run
+   yet, listing pilots).
 
-*Next* is the first valid, not-started race after the current one in FPVTrackside's race order
-(``Round.Order``, then ``RaceNumber``: the ``raceOrder`` view). ``raceState`` is ``running`` (started, not
-ended), ``ended``, or ``idle`` (not started); a hint may say ``armed`` (the race director armed the start).
+*Next* is the first such race after the current one in FPVTrackside's race order (``Round.Order``, then
+``RaceNumber``: the ``raceOrder`` view; a race of a round missing from ``Rounds.json`` sits at its made-up round's
+``Order``, ``DB/JSON/Race.cs`` ``GetRaceLibObject``): invalid races and races listing no pilots are skipped, as
+``GetNextRace`` skips them; brackets do not change the order (a bracket only names a race: ``Race.RaceName``).
+``raceState`` is ``running`` (started, not ended), ``ended``, or ``idle`` (not started); a hint may say ``armed``
+(the race director armed the start).
 """
 
 from __future__ import annotations
@@ -63,9 +68,9 @@ def compute_state(order: list[dict[str, Any]], hint: RaceHint | None = None) -> 
         running = [row for row in order if row.get("state") == "running"]
         current = max(running, key=lambda row: str(row.get("start") or ""), default=None)
     if current is None:
-        current = next((row for row in order if row.get("valid") and row.get("state") == "unstarted"), None)
+        current = next((row for row in order if _runnable(row)), None)
     after = order.index(current) + 1 if current is not None else 0
-    upcoming = (row for row in order[after:] if row.get("valid") and row.get("state") == "unstarted")
+    upcoming = (row for row in order[after:] if _runnable(row))
     following = next((row for row in upcoming if current is None or row["id"] != current["id"]), None)
     state: RaceState = "idle"
     if current is not None:
@@ -82,6 +87,13 @@ def compute_state(order: list[dict[str, Any]], hint: RaceHint | None = None) -> 
     }
 
 
+def _runnable(row: dict[str, Any]) -> bool:
+    """A race FPVTrackside would load next (``RaceManager.GetNextRace``): valid, not run yet, with pilots.
+
+    A row without ``pilots`` (a view from before the field) counts as having some."""
+    return bool(row.get("valid")) and row.get("state") == "unstarted" and row.get("pilots", 1) != 0
+
+
 def _race_order(sink: PocketBaseSink, event_rid: str) -> list[dict[str, Any]]:
     rows = sink.send(
         "/api/collections/raceOrder/records",
@@ -92,7 +104,7 @@ def _race_order(sink: PocketBaseSink, event_rid: str) -> list[dict[str, Any]]:
                 "sort": "position",
                 "perPage": 1000,
                 "skipTotal": 1,
-                "fields": "id,position,state,valid,start",
+                "fields": "id,position,state,valid,start,pilots",
             },
         },
     )["items"]

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fpvsync import derived, display
+from fpvsync import derived, display, rules
 from fpvsync.ids import SOURCE, record_id
 from fpvsync.trackside.models import (
     Channel,
@@ -41,6 +41,7 @@ from fpvsync.trackside.models import (
     Round,
     Stage,
     TracksideModel,
+    parse_date,
 )
 
 Body = dict[str, Any]
@@ -223,10 +224,10 @@ def event(
         "track": model.track or "",
         "sectors": model.sectors,
         "pilotsRegistered": model.pilots_registered,
-        "flags": model.flags,
+        "flags": event_flags(model.flags, zone),
         "gameTypeName": model.game_type_name,
         "timeZone": model.time_zone,
-        "locked": model.locked,
+        "locked": model.rules_locked if model.rules_locked is not None else model.locked,
         "multiGpRaceFormat": model.multi_gp_race_format,
     }
     if channels is not None:
@@ -314,14 +315,6 @@ def _pilot_channel(model: PilotChannel, source_id: str, event_id: str, race_id: 
     return finish("pilotChannels", source_id, body, model)
 
 
-def race_name(event_type: str | None, round_number: int | None, race_number: int | None) -> str:
-    """FPVTrackside's display name of a race: ``<EventType> <RoundNumber>-<RaceNumber>``."""
-    kind = event_type or "Race"
-    return (
-        f"{kind} {round_number if round_number is not None else '?'}-{race_number if race_number is not None else '?'}"
-    )
-
-
 def race(
     model: Race,
     event_id: str,
@@ -329,15 +322,24 @@ def race(
     known: Known,
     round_model: Round | None = None,
     default_event_type: str | None = None,
+    *,
+    rounds: Mapping[str, Round] | None = None,
+    game_type_name: str | None = None,
 ) -> Record | None:
+    """A race, named, numbered and typed as FPVTrackside shows it (:mod:`fpvsync.rules`).
+
+    ``rounds`` (``Rounds.json`` by GUID) lets the mapping tell a round missing from the event (FPVTrackside's
+    "Unknown" round) from a round-less race; without it, ``round_model`` alone gives the race's round."""
     if not model.id:
         return None
     unresolved: dict[str, str] = {}
-    event_type = (round_model.event_type if round_model else None) or default_event_type
+    placed = rules.race_round(model, _rounds_at_hand(rounds, round_model), default_event_type)
     body: Body = {
         "event": record_id(event_id),
-        "name": race_name(event_type, round_model.round_number if round_model else None, model.race_number),
+        "name": rules.race_name(placed.event_type, placed.number, model.race_number, model.bracket, game_type_name),
         "raceNumber": model.race_number,
+        "roundNumber": placed.number,
+        "eventType": placed.event_type,
         "start": utc(model.start, zone),
         "end": utc(model.end, zone),
         "totalPausedTime": model.total_paused_time,
@@ -345,10 +347,40 @@ def race(
         "primaryTimingSystemLocation": model.primary_timing_system_location,
         "valid": model.valid,
         "autoAssignNumbers": model.auto_assign_numbers,
-        "bracket": model.bracket,
+        "bracket": rules.bracket(model.bracket),
     }
     _resolve(body, unresolved, "round", "Round", model.round, known.rounds)
     return finish("races", model.id, _with_unresolved(body, unresolved), model)
+
+
+def race_type(
+    model: Race, rounds: Mapping[str, Round] | None, round_model: Round | None, default_event_type: str | None
+) -> str | None:
+    """``Race.Type``: the race's round's ``EventType``, else the event's (:func:`fpvsync.rules.race_round`)."""
+    return rules.race_round(model, _rounds_at_hand(rounds, round_model), default_event_type).event_type
+
+
+def _rounds_at_hand(rounds: Mapping[str, Round] | None, round_model: Round | None) -> Mapping[str, Round] | None:
+    if rounds is not None:
+        return rounds
+    return {round_model.id: round_model} if round_model is not None and round_model.id else None
+
+
+def event_flags(flags: Any, zone: tzinfo | None) -> Any:
+    """``Event.Flags`` (``DateTime[]``) as UTC date texts, converted with the event's zone like every other date.
+
+    A value that is not a date is kept as sent; anything but a list is kept as it is."""
+    if not isinstance(flags, list):
+        return flags
+    converted: list[Any] = []
+    for item in flags:
+        try:
+            moment = parse_date(item)
+        except ValueError:
+            converted.append(item)
+            continue
+        converted.append(utc(moment, zone) if moment is not None else "")
+    return converted
 
 
 def detection(
@@ -386,11 +418,12 @@ def lap(
     detections: Mapping[str, Detection],
     known: Known,
     race_model: Race | None = None,
+    race_type: str | None = "Race",
 ) -> Record | None:
     """A lap. It has no pilot of its own: the pilot comes from its detection (in the same race file).
 
     ``valid``, ``isHoleshot`` and ``withinTarget`` follow FPVTrackside's rules (:func:`fpvsync.derived.lap_flags`)
-    from the detection and the race (its timing mode and target laps)."""
+    from the detection and the race (its timing mode, target laps and type)."""
     if not model.id:
         return None
     unresolved: dict[str, str] = {}
@@ -402,7 +435,7 @@ def lap(
         "lengthSeconds": model.length_seconds,
         "startTime": utc(model.start_time, zone),
         "endTime": utc(model.end_time, zone),
-        **derived.lap_flags(model, source_detection, race_model),
+        **derived.lap_flags(model, source_detection, race_model, race_type),
     }
     if source_detection is not None and source_detection.id:
         body["detection"] = record_id(source_detection.id)
@@ -451,8 +484,12 @@ def result(model: Result, event_id: str, race_id: str | None, known: Known) -> R
     return finish("results", model.id, _with_unresolved(body, unresolved), model)
 
 
-def race_children(model: Race, event_id: str, zone: tzinfo | None, known: Known) -> dict[str, list[Record]]:
-    """Every child record of a race file, by collection: pilot channels, detections, laps, game points."""
+def race_children(
+    model: Race, event_id: str, zone: tzinfo | None, known: Known, race_type: str | None = "Race"
+) -> dict[str, list[Record]]:
+    """Every child record of a race file, by collection: pilot channels, detections, laps, game points.
+
+    ``race_type`` is the race's ``Race.Type`` (:func:`race_type`): only ``Race`` races cut laps at the target."""
     race_id = model.id or ""
     detections_by_id = {d.id: d for d in model.detections if d.id}
     lap_seconds = {item.detection: item.length_seconds for item in model.laps if item.detection}
@@ -461,7 +498,9 @@ def race_children(model: Race, event_id: str, zone: tzinfo | None, known: Known)
         "detections": _present(
             detection(d, event_id, race_id, zone, known, lap_seconds.get(d.id or "")) for d in model.detections
         ),
-        "laps": _present(lap(item, event_id, race_id, zone, detections_by_id, known, model) for item in model.laps),
+        "laps": _present(
+            lap(item, event_id, race_id, zone, detections_by_id, known, model, race_type) for item in model.laps
+        ),
         "gamePoints": _present(game_point(g, event_id, race_id, zone, known) for g in model.game_points or []),
     }
     return children

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 
 from fpvsync import derived
 from fpvsync.ids import record_id
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.generator import ZERO_GUID, EventSpec, GeneratedEvent, generate_event, write_json
 from fpvsync.trackside.models import Channel, Detection, Event, Lap, Race
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
@@ -55,13 +56,16 @@ class SourceRace:
     id: str
     round: str
     number: int
-    kind: str  # the race's type: its round's EventType, else the event's
+    kind: str  # Race.Type: its round's EventType, else the event's; "Unknown" for a round missing from Rounds.json
+    round_number: int  # Race.RoundNumber
+    round_order: int | None  # the round's Order (RoundNumber * 100 for a made-up round), None without a round
     valid: bool
     start: str  # UTC text, "" when not started
     end: str
     target: int
     paused: str
     pilots: list[str]
+    channels: dict[str, str] = field(default_factory=dict)  # pilot GUID -> channel GUID
     laps: list[SourceLap] = field(default_factory=list)
 
 
@@ -73,6 +77,8 @@ class Source:
         self.event = read(folder / "Event.json")[0]
         self.zone = self.event.get("TimeZone") or "UTC"
         self.rounds = {r["ID"]: r for r in read(folder / "Rounds.json")}
+        stages_file = folder / "Stages.json"
+        self.stages = {st["ID"]: st for st in read(stages_file)} if stages_file.exists() else {}
         self.pilot_names = {p["ID"]: p["Name"] for p in read(folder / "Pilots.json")}
         self.channels = {c["ID"]: c for c in read(event.root / "httpfiles" / "Channels.json")}
         self.races: dict[str, SourceRace] = {}
@@ -92,8 +98,15 @@ class Source:
         return "" if text == NOT_SET else utc_text(text, self.zone)
 
     def _race(self, race: dict[str, Any]) -> SourceRace:
+        # Race.RoundNumber / Race.Type, and DB/JSON/Race.cs GetRaceLibObject for a round missing from Rounds.json.
         round_obj = self.rounds.get(race["Round"])
-        kind = (round_obj or {}).get("EventType") or self.event["EventType"]
+        kind, number, order = self.event["EventType"], 1, None
+        if round_obj is not None:
+            kind = round_obj.get("EventType") or kind
+            number, order = round_obj["RoundNumber"], round_obj["Order"]
+        elif race["Round"] != ZERO_GUID and race["Valid"]:
+            kind, number = "Unknown", 1 + max((r["RoundNumber"] for r in self.rounds.values()), default=0)
+            order = number * 100
         holeshot_mode = race["PrimaryTimingSystemLocation"] == "Holeshot"
         detections = {d["ID"]: d for d in race["Detections"]}
         source = SourceRace(
@@ -101,12 +114,15 @@ class Source:
             round=race["Round"],
             number=race["RaceNumber"],
             kind=TYPES.get(kind, kind),
+            round_number=number,
+            round_order=order,
             valid=race["Valid"],
             start=self.time(race["Start"]),
             end=self.time(race["End"]),
             target=race["TargetLaps"],
             paused=race["TotalPausedTime"],
             pilots=[pc["Pilot"] for pc in race["PilotChannels"]],
+            channels={pc["Pilot"]: pc["Channel"] for pc in race["PilotChannels"]},
         )
         for lap in race["Laps"]:
             detection = detections[lap["Detection"]]
@@ -121,7 +137,8 @@ class Source:
                     end=self.time(lap["EndTime"]),
                     valid=detection["Valid"] and lap["LengthSeconds"] > 0,
                     holeshot=holeshot,
-                    within=holeshot or lap["LapNumber"] <= race["TargetLaps"],
+                    # Race.GetValidLapsInRace: only "Race" races cut at the target.
+                    within=holeshot or source.kind != "Race" or lap["LapNumber"] <= race["TargetLaps"],
                 )
             )
         return source
@@ -166,16 +183,18 @@ class Source:
                 total, _, race_id = min(windows)
                 row["fastestConsecutive"] = (total, race_id)
             times = []
-            for race in races:
-                if race.kind != "Race" or race.target <= 0:
+            event_laps = self.event["Laps"]
+            # LapRecordManager.UpdatePilot: race times only in a "Race" event (EventTypes.HasLapCountLimit).
+            for race in races if self.event["EventType"] == "Race" and event_laps > 0 else []:
+                if race.kind != "Race":
                     continue
                 ordered = sorted(
                     (lap for lap in race.laps if lap.pilot == pilot and lap.valid),
                     key=lambda lap: (lap.end, lap.number),
                 )
-                need = race.target + (1 if ordered and ordered[0].holeshot else 0)
+                need = event_laps + (1 if ordered and ordered[0].holeshot else 0)
                 if len(ordered) >= need:
-                    times.append((round(sum(lap.length for lap in ordered[:need]), 7), race.start, race.id))
+                    times.append((total_time(ordered[:need]), race.start, race.id))
             if times:
                 total, _, race_id = min(times)
                 row["bestRaceTime"] = (total, race_id)
@@ -205,14 +224,101 @@ class Source:
             row["position"] = 1 + sum(points > row["points"] for points in others)
         return dict(rows)
 
+    def stage_leaderboard(self) -> dict[tuple[str, str], dict[str, int]]:
+        """(stage GUID or "", pilot GUID) -> points after FPVTrackside's ``ResultManager`` rules.
+
+        ``GetStagePointRaces``: valid races of the stage's valid rounds whose type has points (Race, Endurance).
+        ``GetCreateResults``: a roll-over result counts only in a final stage asking for RoundPositionRollover, for a
+        pilot listed in one of its races (``Race.HasPilot``, started or not). ``GetPointsTotal``: with DropWorstRound,
+        more than one result and no missed round (``RoundManager.CountRounds`` from the pilot's first to last round),
+        the lowest result is dropped.
+        """
+        valid_rounds = {guid: r for guid, r in self.rounds.items() if r["Valid"]}
+
+        def group(round_obj: dict[str, Any]) -> str:
+            stage = round_obj.get("Stage")
+            return "" if not stage or stage.strip("0-") == "" else str(stage)
+
+        def settings(key: str) -> dict[str, Any]:
+            if key in self.stages:
+                return self.stages[key].get("PointSummary") or {}
+            mine = [r for r in valid_rounds.values() if group(r) == key and isinstance(r.get("PointSummary"), dict)]
+            return max(mine, key=lambda r: r["Order"])["PointSummary"] if mine else {}
+
+        def final(key: str) -> bool:
+            if key in self.stages:
+                return self.stages[key].get("StageType") in (4, "Final")
+            return any(r.get("RoundType") == "Final" for r in valid_rounds.values() if group(r) == key)
+
+        entries: dict[tuple[str, str], list[tuple[int, int | None]]] = defaultdict(list)  # (points, round order)
+        for result in self.results:
+            race = self.races.get(result["Race"])
+            round_obj = valid_rounds.get(result["Round"])
+            if result["ResultType"] == "RoundRollOver" or race is None or round_obj is None:
+                continue
+            if result["Valid"] and race.valid and race.kind in ("Race", "Endurance"):
+                entries[(group(round_obj), result["Pilot"])].append((result["Points"], round_obj["Order"]))
+        for result in self.results:
+            if result["ResultType"] != "RoundRollOver" or not result["Valid"]:
+                continue
+            for stage in {group(r) for r in valid_rounds.values()}:
+                racing = any(
+                    result["Pilot"] in race.pilots
+                    for race in self.races.values()
+                    if race.valid
+                    and race.kind in ("Race", "Endurance")
+                    and race.round in valid_rounds
+                    and group(valid_rounds[race.round]) == stage
+                )
+                if final(stage) and settings(stage).get("RoundPositionRollover") and racing:
+                    entries[(stage, result["Pilot"])].append((result["Points"], None))
+        table: dict[tuple[str, str], dict[str, int]] = {}
+        for key, items in entries.items():
+            points = [p for p, _ in items]
+            orders = [o for _, o in items if o is not None]
+            total, dropped = sum(points), 0
+            if settings(key[0]).get("DropWorstRound") and len(items) > 1 and orders:
+                span = sum(1 for r in valid_rounds.values() if min(orders) <= r["Order"] <= max(orders))
+                if len(orders) >= span:
+                    dropped = min(points)
+            table[key] = {
+                "points": total - dropped,
+                "droppedPoints": dropped,
+                "rolloverPoints": sum(p for p, o in items if o is None),
+            }
+        return table
+
     def race_order(self) -> list[str]:
-        """Race GUIDs in event order: (Round.Order, RaceNumber), invalid races last."""
+        """Race GUIDs in event order: (Round.Order, RaceNumber), invalid races last, races without a round after."""
         return [
             r.id
             for r in sorted(
-                self.races.values(), key=lambda r: (not r.valid, self.rounds[r.round]["Order"], r.number, r.start == "")
+                self.races.values(),
+                key=lambda r: (
+                    not r.valid,
+                    r.round_order is None,
+                    r.round_order or 0,
+                    r.number,
+                    r.start == "",
+                    r.start,
+                    record_id(r.id),
+                ),
             )
         ]
+
+    def pilot_schedule(self) -> dict[str, tuple[str, int, int, str]]:
+        """pilot GUID -> (next race, races until it, its raceOrder position, the pilot's channel in it).
+
+        ``RaceManager.GetNextRace``: valid races not run yet that list pilots, in (``Round.Order``, race) order."""
+        schedule: dict[str, tuple[str, int, int, str]] = {}
+        pending = 0
+        for position, race_id in enumerate(self.race_order(), start=1):
+            race = self.races[race_id]
+            if race.valid and not race.start and race.pilots:
+                for pilot in race.pilots:
+                    schedule.setdefault(pilot, (race_id, pending, position, race.channels[pilot]))
+                pending += 1
+        return schedule
 
     def channel_colours(self) -> dict[str, tuple[str | None, str | None]]:
         """channel GUID -> (colour, display name) by FPVTrackside's interference walk."""
@@ -235,6 +341,15 @@ class Source:
                 name = f"{channel['ShortBand']}{prefix}{channel['Number']}"
             colours[guid] = (palette[index % len(palette)], name)
         return colours
+
+
+def total_time(laps: list[SourceLap]) -> float:
+    """``Ext.TotalTime``: the last lap's end minus the first lap's start (a lap starts at its end minus its length)."""
+    ends = [datetime.strptime(lap.end, "%Y-%m-%d %H:%M:%S.%fZ").replace(tzinfo=UTC) for lap in laps]
+    epoch = min(ends)
+    end = max((e - epoch).total_seconds() for e in ends)
+    start = min((e - epoch).total_seconds() - lap.length for e, lap in zip(ends, laps, strict=True))
+    return round(end - start, 7)
 
 
 # -- what PocketBase answers ------------------------------------------------------------------------------------
@@ -270,7 +385,9 @@ def assert_bests(pb: RunningPocketBase, event: GeneratedEvent, source: Source) -
     expected = source.pilot_bests()
     stored = bests_in_pocketbase(pb, event.event_id)
     assert set(stored) == {record_id(p) for p in expected}
-    race_rounds = {record_id(r.id): record_id(r.round) for r in source.races.values()}
+    race_rounds = {
+        record_id(r.id): record_id(r.round) if r.round in source.rounds else "" for r in source.races.values()
+    }
     for pilot, want in expected.items():
         row = stored[record_id(pilot)]
         assert row["racesFlown"] == want["racesFlown"], pilot
@@ -438,15 +555,26 @@ def test_leaderboard_per_round(shared_pb: RunningPocketBase, synced: Synced) -> 
     assert any(w["rolloverPoints"] for w in expected.values()) and any(w["dnfs"] for w in expected.values())
 
 
-def test_stage_leaderboard_sums_the_valid_rounds_of_each_stage(shared_pb: RunningPocketBase, synced: Synced) -> None:
-    per_round = synced.source.leaderboard()
-    rounds = synced.source.rounds
-    expected: dict[tuple[str, str], int] = defaultdict(int)
-    for (round_id, pilot), row in per_round.items():
-        if rounds[round_id]["Valid"]:
-            expected[(record_id(rounds[round_id]["Stage"]), record_id(pilot))] += row["points"]
+def test_stage_leaderboard_follows_result_manager(shared_pb: RunningPocketBase, synced: Synced) -> None:
+    """``RaceLib/ResultManager.cs`` ``GetPointsTotal``, ``GetCreateResults``, ``GetRollOverRound``: the qualifying
+    stage drops each pilot's worst round (its PointSummary asks), roll-over points count only in the final stage."""
+    expected = synced.source.stage_leaderboard()
     rows = shared_pb.records("stageLeaderboard", f'event = "{record_id(synced.event.event_id)}"')
-    assert {(str(r["stage"]), str(r["pilot"])): r["points"] for r in rows} == dict(expected)
+    found = {
+        (str(r["stage"]), str(r["pilot"])): {k: r[k] for k in ("points", "droppedPoints", "rolloverPoints")}
+        for r in rows
+    }
+    assert found == {(record_id(st) if st else "", record_id(p)): want for (st, p), want in expected.items()}
+    assert any(w["droppedPoints"] for w in expected.values())
+    assert any(w["rolloverPoints"] for w in expected.values())
+    for stage in {st for st, _ in expected}:
+        points = sorted(
+            (int(str(r["points"])), int(str(r["position"])))
+            for r in rows
+            if str(r["stage"]) == (record_id(stage) if stage else "")
+        )
+        for value, position in points:
+            assert position == 1 + sum(other > value for other, _ in points)
 
 
 def test_race_order_and_current_race(shared_pb: RunningPocketBase, synced: Synced) -> None:
@@ -616,3 +744,39 @@ def test_derived_data_follows_the_race_director(shared_pb: RunningPocketBase, tm
             "leaderboard", f'round = "{record_id(race.round)}" && pilot = "{record_id(results[-1]["Pilot"])}"'
         )[0]
         assert row["points"] == Source(event).leaderboard()[(race.round, results[-1]["Pilot"])]["points"]
+
+
+def assert_schedule(pb: RunningPocketBase, event: GeneratedEvent, source: Source) -> None:
+    expected = source.pilot_schedule()
+    rows = pb.records("pilotSchedule", f'event = "{record_id(event.event_id)}"')
+    found = {
+        str(r["pilot"]): (str(r["nextRace"]), r["racesUntil"], r["position"], str(r["channel"]), str(r["round"]))
+        for r in rows
+    }
+    assert found == {
+        record_id(pilot): (
+            record_id(race),
+            until,
+            position,
+            record_id(channel),
+            record_id(source.races[race].round) if source.races[race].round in source.rounds else "",
+        )
+        for pilot, (race, until, position, channel) in expected.items()
+    }
+    assert all(str(r["id"]) == str(r["event"]) + str(r["pilot"]) for r in rows)
+
+
+def test_pilot_schedule_names_each_pilots_next_race(shared_pb: RunningPocketBase, synced: Synced) -> None:
+    """pilotSchedule: per pilot, the first valid not-started race in FPVTrackside's race order (``Round.Order``,
+    ``RaceNumber``: ``RaceLib/RaceManager.cs``) whose PilotChannels list them, their channel in it, and how many
+    not-started races come before it."""
+    assert_schedule(shared_pb, synced.event, synced.source)
+    rows = shared_pb.records("pilotSchedule", f'event = "{record_id(synced.event.event_id)}"')
+    unstarted = [record_id(r) for r in synced.event.unstarted_race_ids]
+    assert {str(r["nextRace"]) for r in rows} == set(unstarted)
+    assert {r["racesUntil"] for r in rows} == {0, 1}
+    order = {
+        str(r["race"]): r["position"]
+        for r in shared_pb.records("raceOrder", f'event = "{record_id(synced.event.event_id)}"')
+    }
+    assert all(order[str(r["nextRace"])] == r["position"] for r in rows)

@@ -68,6 +68,16 @@ def test_a_hint_names_the_current_race_and_may_say_armed() -> None:
     assert compute_state(order, unknown)["currentRace"] == R[1]
 
 
+def test_races_listing_no_pilots_are_never_next() -> None:
+    """``RaceLib/RaceManager.cs`` ``GetNextRace``: ``r.Valid && !r.Ended && r.PilotChannels.Any()``, in
+    (``Round.Order``, ``RaceOrder``) order: an empty race is skipped, as current and as next."""
+    empty = {**row(1, "unstarted"), "pilots": 0}
+    order = [row(0, "ended", start="a"), empty, {**row(2, "unstarted"), "pilots": 2}, {**empty, "id": R[3]}]
+    order.append({**row(4, "unstarted"), "pilots": 1})
+    state = compute_state(order)
+    assert (state["currentRace"], state["nextRace"]) == (R[2], R[4])
+
+
 def test_an_event_without_races_is_idle_with_nothing_current() -> None:
     assert compute_state([]) == {"currentRace": "", "nextRace": "", "raceState": "idle", "raceStartedAt": ""}
 
@@ -212,3 +222,29 @@ def test_a_subscriber_sees_change_seq_move_with_each_writing_pass_and_nothing_fr
         assert subscriber.messages.empty()
     finally:
         subscriber.close()
+
+
+def _full_with_current(pb: RunningPocketBase, event: GeneratedEvent, current_race: str) -> None:
+    with (
+        ReplayServer(event.root, current_event=event.event_id, current_race=current_race) as replay,
+        TracksideClient(replay.url, backoff=0.01) as client,
+        PocketBaseSink(pb.url, email=pb.email, password=pb.password) as sink,
+    ):
+        assert engine.full(engine.SyncContext(client, sink), event.event_id).exit_code == 0
+
+
+def test_every_command_asks_current_for_the_race_fpvtrackside_has_loaded(
+    pb: RunningPocketBase, event: GeneratedEvent
+) -> None:
+    """Not only poll: a `full` names the race ``/current`` reports (here the last race, loaded but not started,
+    while another race's file still says it runs). Nothing valid is left after it, so there is no next race; an old
+    build without ``/current`` falls back to the running race."""
+    loaded = event.unstarted_race_ids[-1]
+    _full_with_current(pb, event, loaded)
+    state = state_of(pb, event)
+    assert (state["currentRace"], state["nextRace"], state["raceState"]) == (record_id(loaded), "", "idle")
+
+    add_lap(event, event.running_race_id or "", 1)
+    _full_with_current(pb, event, "absent")
+    state = state_of(pb, event)
+    assert (state["currentRace"], state["raceState"]) == (record_id(event.running_race_id or ""), "running")

@@ -436,8 +436,8 @@ def test_event_new_generation() -> None:
         "SyncWithFPVTrackside": False,
         "SyncWithMultiGP": False,
         "GenerateHeatsMultiGP": False,
-        "RulesLocked": False,
     }
+    assert event.rules_locked is False
 
 
 def test_event_old_generation() -> None:

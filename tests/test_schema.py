@@ -49,7 +49,7 @@ SYNCED: dict[str, dict[str, Any]] = {
         "event": (REL, "events", True, False), "round": (REL, "rounds", False, False), "name": "text",
         "raceNumber": "number", "start": "date", "end": "date", "totalPausedTime": "number",
         "targetLaps": "number", "primaryTimingSystemLocation": "text", "valid": "bool",
-        "autoAssignNumbers": "bool", "bracket": "text",
+        "autoAssignNumbers": "bool", "bracket": "text", "roundNumber": "number", "eventType": "text",
     },
     "pilotChannels": {
         "event": (REL, "events", True, False), "race": (REL, "races", True, False),
@@ -98,8 +98,8 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
     "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
     "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
 }
-# Read-only views over the synced collections (pb_migrations/1764000100_derived.js): field -> type, or
-# (relation, target collection).
+# Read-only views over the synced collections (pb_migrations/1764000100_derived.js, replaced or added by
+# 1764000400_fpvtrackside_rules.js): field -> type, or (relation, target collection).
 VIEWS: dict[str, dict[str, Any]] = {
     "pilotBests": {
         "id": "text", "event": (REL, "events"), "pilot": (REL, "pilots"), "racesFlown": "number",
@@ -117,13 +117,18 @@ VIEWS: dict[str, dict[str, Any]] = {
     },
     "stageLeaderboard": {
         "id": "text", "event": (REL, "events"), "stage": (REL, "stages"), "pilot": (REL, "pilots"),
-        "position": "number", "rounds": "number", "points": "number", "racePoints": "number",
-        "rolloverPoints": "number", "races": "number", "wins": "number", "dnfs": "number", "bestPosition": "number",
+        "position": "number", "rounds": "number", "points": "number", "droppedPoints": "number",
+        "racePoints": "number", "rolloverPoints": "number", "races": "number", "wins": "number", "dnfs": "number",
+        "bestPosition": "number",
     },
     "raceOrder": {
         "id": "text", "event": (REL, "events"), "race": (REL, "races"), "round": (REL, "rounds"), "name": "text",
         "raceNumber": "number", "roundOrder": "number", "valid": "bool", "start": "date", "end": "date",
-        "position": "number", "current": "bool", "state": "text",
+        "position": "number", "current": "bool", "state": "text", "pilots": "number",
+    },
+    "pilotSchedule": {
+        "id": "text", "event": (REL, "events"), "pilot": (REL, "pilots"), "nextRace": (REL, "races"),
+        "round": (REL, "rounds"), "channel": (REL, "channels"), "racesUntil": "number", "position": "number",
     },
 }
 # fmt: on

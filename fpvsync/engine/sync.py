@@ -174,10 +174,20 @@ class EventRun:
         written = {name for name, counts in self.summary.collections.items() if counts.written}
         if not written and (self.race_hint is None or self.race_hint.state is None):
             return
+        if self.race_hint is None and self.summary.unreachable is None:
+            self.race_hint = self._current_race_hint()
         try:
             update_event_state(self.sink, self.event_id, written, self.race_hint)
         except FpvsyncError as exc:
             self.summary.warn("eventState", f"could not update eventState: {exc}")
+
+    def _current_race_hint(self) -> RaceHint | None:
+        """``/current`` for every command, not only poll: the race FPVTrackside has loaded, on builds that say."""
+        try:
+            current = self.client.current_race()
+        except FpvsyncError:
+            return None
+        return RaceHint(race_id=current) if current else None
 
     def finished(self) -> None:
         """Called once the run's writes are over, whatever happened (subclasses release what they hold)."""
@@ -443,11 +453,25 @@ class EventRun:
         race = work.race.items[0]
         round_model = self.rounds.get(race.round) if race.round else None
         default_type = self.event.event_type if self.event is not None else None
+        rounds = self.rounds if self.rounds_known else None
+        game = self.event.game_type_name if self.event is not None else None
         work.records["races"] = _present(
-            [mapping.race(race, self.event_id, self.zone, self.known, round_model, default_type)]
+            [
+                mapping.race(
+                    race,
+                    self.event_id,
+                    self.zone,
+                    self.known,
+                    round_model,
+                    default_type,
+                    rounds=rounds,
+                    game_type_name=game,
+                )
+            ]
         )
         if work.children:
-            work.records.update(mapping.race_children(race, self.event_id, self.zone, self.known))
+            kind = mapping.race_type(race, rounds, round_model, default_type)
+            work.records.update(mapping.race_children(race, self.event_id, self.zone, self.known, kind))
         if work.result is not None:
             if work.result.items is not None:
                 work.records["results"] = _present(
@@ -497,6 +521,12 @@ class EventRun:
                 if collection == "gamePoints" and work.race.items and work.race.items[0].game_points is None:
                     # Builds before early 2025 have no game points: the key's absence is not "none".
                     plan_collection(changes, self.summary, collection, [], {}, delete_stale=False)
+                    continue
+                if collection == "laps" and keep_race:
+                    # A lap's withinTarget depends on the race's type (its round's): stored laps stay as they are.
+                    stored = existing_children[collection]
+                    fresh = [r for r in work.records[collection] if r.id not in stored]
+                    plan_collection(changes, self.summary, collection, fresh, {}, delete_stale=False)
                     continue
                 plan_collection(
                     changes,

@@ -610,6 +610,8 @@ class Event(TracksideModel):
     time_zone: _Text = _f("TimeZone")
     multi_gp_race_format: _MultiGPRaceFormat = _f("MultiGPRaceFormat")
     locked: _Bool = _f("Locked")
+    #: Newer builds' name for ``Locked``.
+    rules_locked: _Bool = _f("RulesLocked")
 
 
 class Stage(TracksideModel):
