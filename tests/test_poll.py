@@ -72,9 +72,9 @@ def snapshot_of(pb: RunningPocketBase, event: GeneratedEvent) -> dict[str, list[
     eid = record_id(event.event_id)
     return {
         name: sorted((r["id"], r["updated"]) for r in event_records(pb, name, eid))
-        for name in [*expected_counts(event), "documentHashes", "syncRuns"]
-        if name not in ("documentHashes", "syncRuns")
-    } | {name: sorted((r["id"], r["updated"]) for r in pb.records(name)) for name in ("documentHashes", "syncRuns")}
+        for name in [*expected_counts(event), "syncScopes", "syncRuns"]
+        if name not in ("syncScopes", "syncRuns")
+    } | {name: sorted((r["id"], r["updated"]) for r in pb.records(name)) for name in ("syncScopes", "syncRuns")}
 
 
 def test_first_pass_mirrors_everything_and_an_idle_pass_writes_nothing(
@@ -158,7 +158,6 @@ def test_settled_races_are_reread_in_rotation(pb: RunningPocketBase, event: Gene
     for n in range(len(listed)):
         run = PollRun(mirror.ctx, event.event_id, policy, now=start + n * 60)
         run.event_id = event.event_id
-        run.states = {}
         run.run(lambda run=run: _collect_due(run, seen, per_pass))
     settled = set(listed) - {event.running_race_id, event.missing_race_id}
     assert settled <= seen
@@ -167,10 +166,7 @@ def test_settled_races_are_reread_in_rotation(pb: RunningPocketBase, event: Gene
 
 
 def _collect_due(run: PollRun, seen: set[str], per_pass: list[int]) -> None:
-    from fpvsync.pb import bookkeeping
-
-    run.states = bookkeeping.load_document_states(run.sink, run.event_id)
-    assert run.prepare(run.load_base())
+    assert run.apply_base(run.load_base())
     due = run.due_races()
     per_pass.append(len(due))
     seen.update(due)

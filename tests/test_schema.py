@@ -95,7 +95,10 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
         "finishedAt": "date", "durationSeconds": "number", "written": "number", "errorCount": "number",
         "summary": "json",
     },
-    "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
+    "syncScopes": {
+        "id": "text", "event": "text", "scope": "text", "fingerprint": "text", "context": "text", "inputs": "json",
+        "verifiedAt": "date", "changedAt": "date",
+    },
     "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
 }
 # Read-only views over the synced collections (pb_migrations/1764000100_derived.js): field -> type, or
