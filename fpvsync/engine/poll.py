@@ -38,13 +38,14 @@ from datetime import UTC, datetime, tzinfo
 
 from fpvsync.engine import state
 from fpvsync.engine.pipeline import prefetch
-from fpvsync.engine.plan import ScopeChanges
+from fpvsync.engine.plan import RELATIONS, ScopeChanges, record_stamp
 from fpvsync.engine.sync import RACE_CHILDREN, EventRun, RaceWork, SkipRun, SyncContext
 from fpvsync.errors import AuthError
 from fpvsync.ids import record_id
 from fpvsync.mapping import Known
 from fpvsync.pb import bookkeeping
 from fpvsync.pb.lock import Held, Lock, try_lock
+from fpvsync.pb.sink import stamp
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.models import Event, Round
 
@@ -206,8 +207,11 @@ class PollRun(EventRun):
         existing: dict[str, str] = {}
         self.running_races = set()
         rid = record_id(self.event_id)
-        for item in self.sink.list_records("races", f'event = "{rid}"', "id,syncHash,start,end"):
-            existing[str(item["id"])] = str(item.get("syncHash") or "")
+        fields = RELATIONS["races"]
+        for item in self.sink.list_records(
+            "races", f'event = "{rid}"', ",".join(["syncHash", "start", "end", *fields])
+        ):
+            existing[str(item["id"])] = stamp(str(item.get("syncHash") or ""), [item.get(f) for f in fields])
             if item.get("start") and not item.get("end"):
                 self.running_races.add(str(item["id"]))
         return existing
@@ -244,12 +248,20 @@ class PollRun(EventRun):
         return every_pass
 
     def rotation_slice(self, listed: list[str], every_pass: set[str]) -> list[str]:
-        """The settled races this pass compares with PocketBase: older contexts first, then in rotation."""
-        settled = sorted(r for r in listed if r not in every_pass)
+        """The races this pass compares with PocketBase: ``settled_per_pass`` of them, those mapped with an older
+        context first, then in rotation. The rotation runs over every listed race (one re-read every pass anyway
+        costs no extra request), so that each is compared within ``ceil(races / settled_per_pass)`` passes."""
+        settled = sorted(listed)
         if not settled or self.policy.settled_per_pass <= 0:
             return []
         per_pass = min(self.policy.settled_per_pass, len(settled))
-        older = [r for r in settled if self.stored[state.race_scope(r)].context != self.race_context]
+        older = [
+            r
+            for r in settled
+            if r not in every_pass
+            and (stored := self.stored.get(state.race_scope(r))) is not None
+            and stored.context != self.race_context
+        ]
         slot = int(self.now // max(self.policy.interval, 1e-3))
         start = (slot * per_pass) % len(settled)
         rotation = [settled[(start + i) % len(settled)] for i in range(len(settled))]
@@ -297,7 +309,12 @@ class PollRun(EventRun):
         wanted = state.fingerprint(self.managed_records(work))
         if wanted != stored.fingerprint:
             return True
-        return not work.deleted and record_id(work.race_id) not in self.existing_races
+        if work.deleted:
+            return False
+        # Missing, or changed by PocketBase itself (its round deleted behind fpvsync's back).
+        race_records = work.records.get("races") or []
+        held = self.existing_races.get(record_id(work.race_id))
+        return held is None or any(held != record_stamp(r) for r in race_records)
 
     def _confirm(self, work: RaceWork) -> None:
         """A race whose records are as stored: only its state's context and inputs may move (no record write)."""

@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from fpvsync import mapping
 from fpvsync.engine import state
 from fpvsync.engine.pipeline import prefetch
-from fpvsync.engine.plan import Operation, ScopeChanges, delete_all, plan_collection
+from fpvsync.engine.plan import RELATIONS, Operation, ScopeChanges, delete_all, plan_collection
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
 from fpvsync.engine.sources import (
     CHANNELS_PATH,
@@ -351,21 +351,23 @@ class EventRun:
         except Exception as exc:  # a value the mapping cannot handle fails the scope, never the run
             summary.error("event", f"{_unmappable(exc)}; nothing in this scope was changed", "events", eid)
             return False
-        existing_event = self.sink.existing_hashes("events", f'id = "{rid}"')
+        existing_event = self.sink.existing_hashes("events", f'id = "{rid}"', RELATIONS["events"])
         # The event record holds what it derives from Channels.json: without it, a stored event stays as it is.
         wanted_event = _present([event_record]) if channels is not None or not existing_event else []
         plan_collection(changes, summary, "events", wanted_event, existing_event, delete_stale=False)
         if stages.items is not None:
-            existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"')
+            existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"', RELATIONS["stages"])
             plan_collection(changes, summary, "stages", stage_records, existing_stages, delete_stale=True)
         elif not stages.empty:
             self.unavailable("event", stages)
         if rounds.items is not None:
-            existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"')
+            existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"', RELATIONS["rounds"])
             plan_collection(changes, summary, "rounds", round_records, existing_rounds, delete_stale=True)
         else:
             self.unavailable("event", rounds)
-        existing_roster = self.sink.existing_hashes("pilotChannels", f'event = "{rid}" && race = ""')
+        existing_roster = self.sink.existing_hashes(
+            "pilotChannels", f'event = "{rid}" && race = ""', RELATIONS["pilotChannels"]
+        )
         plan_collection(changes, summary, "pilotChannels", roster, existing_roster, delete_stale=True)
         self.submit(changes)
         if wanted_event and rounds.available and (stages.available or stages.empty):
@@ -380,7 +382,7 @@ class EventRun:
 
     def list_existing_races(self) -> dict[str, str]:
         """``id -> syncHash`` of the event's race records in PocketBase."""
-        return self.sink.existing_hashes("races", f'event = "{record_id(self.event_id)}"')
+        return self.sink.existing_hashes("races", f'event = "{record_id(self.event_id)}"', RELATIONS["races"])
 
     def _apply_global(
         self,
@@ -440,7 +442,7 @@ class EventRun:
             for collection in collections:
                 grouped = self.children.setdefault(collection, {})
                 for filter_ in filters:
-                    grouped.update(self.sink.existing_grouped(collection, filter_, "race"))
+                    grouped.update(self.sink.existing_grouped(collection, filter_, "race", RELATIONS[collection]))
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpvsync-list")
         future = executor.submit(work)
@@ -695,7 +697,7 @@ class EventRun:
             self.summary,
             "results",
             records,
-            self.sink.existing_hashes("results", f'event = "{rid}" && race = ""'),
+            self.sink.existing_hashes("results", f'event = "{rid}" && race = ""', RELATIONS["results"]),
             delete_stale=True,
         )
         self.submit(changes)
