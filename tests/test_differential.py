@@ -26,7 +26,7 @@ from fpvsync.errors import SinkUnreachable
 from fpvsync.ids import record_id
 from fpvsync.pb.sink import Operation, PocketBaseSink
 from fpvsync.summary import SyncSummary
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.generator import EventSpec, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase, _start
 from tests.convergence import Mirror, assert_converged, converge, wipe

@@ -287,3 +287,29 @@ def test_status_tells_in_sync_then_behind(pb: RunningPocketBase, event: Generate
     down = run_cli(["status", "--json", "--trackside", "http://127.0.0.1:9"], pb, None)
     assert down.exit_code == 3
     assert down.json["trackside"]["ok"] is False
+
+
+def test_a_targeted_pass_reads_the_running_race_only_and_remembers_it(
+    pb: RunningPocketBase, event: GeneratedEvent, mirror: Mirror
+) -> None:
+    from fpvsync.engine import PollFocus, PollMemory
+
+    memory = PollMemory()
+    assert poll(mirror.ctx, event.event_id, memory=memory).exit_code == 0  # a whole pass fills the memory
+    running = event.running_race_id
+    assert running is not None and memory.running == running
+
+    trackside, pocketbase = mirror.client.requests_sent, mirror.sink.requests_sent
+    idle = poll(mirror.ctx, event.event_id, focus=PollFocus(), memory=memory)
+    assert idle.exit_code == 0 and idle.written == 0
+    assert mirror.client.requests_sent - trackside == 1  # Race.json of the running race, nothing else
+    assert mirror.sink.requests_sent == pocketbase
+
+    race_file = event.race_file(running)
+    race = read(race_file)
+    race[0]["Detections"][0]["Peak"] = 4242
+    write_json(race_file, race)
+    changed_pass = poll(mirror.ctx, event.event_id, focus=PollFocus(frozenset({running})), memory=memory)
+    assert changed(changed_pass) == {("detections", "updated"): 1}
+    detection = pb.records("detections", f'sourceId = "{race[0]["Detections"][0]["ID"]}"')[0]
+    assert detection["peak"] == 4242

@@ -171,6 +171,11 @@ class PollRun(EventRun):
         self.load_children(RACE_CHILDREN, [w.race_id for w in to_write]).result()
         for work in to_write:
             self.apply_race(work, children=True)
+            rid = record_id(work.race_id)
+            if work.deleted:
+                self.existing_races.pop(rid, None)
+            for record in work.records.get("races") or []:
+                self.existing_races[rid] = record_stamp(record)
         if self.focus is None:
             stale = self.stale_races(listed)
             if stale:
@@ -188,19 +193,7 @@ class PollRun(EventRun):
             self.rounds_known, self.known = remembered.rounds_known, remembered.known
             self.race_context, self.existing_races = remembered.race_context, remembered.existing_races
             return True
-        if not self.apply_base(self.load_base()):
-            return False
-        if memory is not None and self.event is not None:
-            memory._event = _EventMemory(
-                self.event,
-                self.zone,
-                self.rounds,
-                self.rounds_known,
-                self.known,
-                self.race_context,
-                self.existing_races,
-            )
-        return True
+        return self.apply_base(self.load_base())
 
     def list_existing_races(self) -> dict[str, str]:
         """The event's race records (one request), noting which are running."""
@@ -331,8 +324,20 @@ class PollRun(EventRun):
 
     def _store_state(self) -> None:
         super()._store_state()
-        if self.memory is not None and not self.sink.dry_run:
-            self.memory.states = self.stored_after
+        memory = self.memory
+        if memory is None or self.sink.dry_run:
+            return
+        memory.states = self.stored_after
+        if self.event is not None:
+            memory._event = _EventMemory(
+                self.event,
+                self.zone,
+                self.rounds,
+                self.rounds_known,
+                self.known,
+                self.race_context,
+                self.existing_races,
+            )
 
     def take_lock(self) -> None:
         if self.sink.dry_run:
@@ -370,6 +375,8 @@ class PollRun(EventRun):
             return False
         if self.summary.written or self.state_saved or self.summary.errors or self.summary.unreachable:
             return True
+        if self.focus is not None:
+            return False  # the heartbeat is the whole passes' (a targeted pass asks PocketBase nothing when idle)
         try:
             last = bookkeeping.recent_runs(self.sink, self.event_id, 1)
         except Exception:
