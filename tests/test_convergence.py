@@ -234,3 +234,29 @@ def test_status_is_in_sync_only_when_every_race_is_mirrored_whole(
     converge(mirror, event.event_id, _races(event))
     assert run_cli(["status", "--json"], pb, replay.url).json["pending"] == []
     assert dump(pb, event.event_id)["races"]
+
+
+def test_a_new_mapping_version_reverifies_once_then_goes_idle(
+    pb: RunningPocketBase,
+    event: GeneratedEvent,
+    replay: ReplayServer,
+    mirror: Mirror,
+    oracle: RunningPocketBase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fpvsync.engine import state
+
+    assert engine.full(mirror.ctx, event.event_id).exit_code == 0
+    converge(mirror, event.event_id, _races(event))
+    monkeypatch.setattr(state, "MAPPING_VERSION", state.MAPPING_VERSION + 1)
+    policy = PollPolicy()
+    reads: list[int] = []
+    for _ in range(-(-_races(event) // policy.settled_per_pass) + 1):
+        before = mirror.client.requests_sent
+        assert mirror.poll(event.event_id, policy).written == 0  # same records: only the state moves
+        reads.append(mirror.client.requests_sent - before)
+    assert max(reads) <= 7 + 2 * (2 + policy.settled_per_pass)  # no race became "recent"
+    stored = state.load(mirror.sink, event.event_id)
+    assert all(s.complete for s in stored.values())
+    assert len({s.context for s in stored.values() if s.context}) == 1
+    assert_converged(mirror, oracle, replay.url, event.event_id)
