@@ -228,7 +228,9 @@ def test_status_is_in_sync_only_when_every_race_is_mirrored_whole(
     rounds = read(event.event_dir() / "Rounds.json")
     rounds[0]["RoundNumber"] = 7
     write_json(event.event_dir() / "Rounds.json", rounds)
-    mirror.poll(event.event_id)  # the rounds are mirrored; the races named after them wait for the rotation
+    assert f"events/{event.event_id}/Rounds.json" in run_cli(["status", "--json"], pb, replay.url).json["pending"]
+    # The rounds are mirrored; the races named after them wait for the rotation (two per pass here).
+    mirror.poll(event.event_id, PollPolicy(settled_per_pass=1))
     pending = run_cli(["status", "--json"], pb, replay.url).json["pending"]
     assert pending and all(p.endswith("/Race.json") for p in pending)
     converge(mirror, event.event_id, _races(event))
@@ -255,7 +257,8 @@ def test_a_new_mapping_version_reverifies_once_then_goes_idle(
         before = mirror.client.requests_sent
         assert mirror.poll(event.event_id, policy).written == 0  # same records: only the state moves
         reads.append(mirror.client.requests_sent - before)
-    assert max(reads) <= 7 + 2 * (2 + policy.settled_per_pass)  # no race became "recent"
+    # No race became "recent": a pass reads the rotation and as many races of the older context, no more.
+    assert max(reads) <= 7 + 2 * (2 + 2 * policy.settled_per_pass)
     stored = state.load(mirror.sink, event.event_id)
     assert all(s.complete for s in stored.values())
     assert len({s.context for s in stored.values() if s.context}) == 1

@@ -16,9 +16,9 @@ Which races are due (adaptive cadence), so that a pass over a 500-race event cos
 - the running race (``/current`` on builds that have it, else races started and not ended) — every pass;
 - races never mirrored whole (new, written only in part, or whose write failed), races whose documents changed
   within ``recent_seconds`` as seen by the live mirror, and races missing from PocketBase — every pass;
-- every other (settled) race — ``settled_per_pass`` of them per pass: first those mapped with an older context
-  (rounds, pilots, channels, zone or mapping changed), then in rotation, so each is compared with PocketBase every
-  ``ceil(settled / settled_per_pass)`` passes.
+- every pass also compares ``settled_per_pass`` races with PocketBase in rotation (so each is compared every
+  ``ceil(races / settled_per_pass)`` passes), plus as many of those mapped with an older context than the
+  event's (rounds, pilots, channels, zone or mapping changed) while there are such.
 
 A targeted pass (``focus``) reads only some races (and the event documents if asked), for the live tiers; a
 :class:`PollMemory` kept across the passes of one process lets an unchanged running race cost one request to
@@ -241,30 +241,26 @@ class PollRun(EventRun):
         return every_pass
 
     def rotation_slice(self, listed: list[str], every_pass: set[str]) -> list[str]:
-        """The races this pass compares with PocketBase: ``settled_per_pass`` of them, those mapped with an older
-        context first, then in rotation. The rotation runs over every listed race (one re-read every pass anyway
-        costs no extra request), so that each is compared within ``ceil(races / settled_per_pass)`` passes."""
-        settled = sorted(listed)
-        if not settled or self.policy.settled_per_pass <= 0:
+        """The races this pass compares with PocketBase: the next ``settled_per_pass`` of the rotation, plus as many
+        mapped with an older context than the event's (while there are such). The rotation runs over every listed
+        race (one re-read every pass anyway costs no extra request), so each is compared within
+        ``ceil(races / settled_per_pass)`` passes, whatever else a pass does."""
+        ordered = sorted(listed)
+        if not ordered or self.policy.settled_per_pass <= 0:
             return []
-        per_pass = min(self.policy.settled_per_pass, len(settled))
+        per_pass = min(self.policy.settled_per_pass, len(ordered))
+        slot = int(self.now // max(self.policy.interval, 1e-3))
+        start = (slot * per_pass) % len(ordered)
+        window = [ordered[(start + i) % len(ordered)] for i in range(per_pass)]
         older = [
             r
-            for r in settled
+            for r in ordered
             if r not in every_pass
+            and r not in window
             and (stored := self.stored.get(state.race_scope(r))) is not None
             and stored.context != self.race_context
         ]
-        slot = int(self.now // max(self.policy.interval, 1e-3))
-        start = (slot * per_pass) % len(settled)
-        rotation = [settled[(start + i) % len(settled)] for i in range(len(settled))]
-        picked: list[str] = []
-        for race_id in [*older, *rotation]:
-            if race_id not in picked:
-                picked.append(race_id)
-            if len(picked) == per_pass:
-                break
-        return picked
+        return window + older[:per_pass]
 
     def _focused_races(self) -> list[str]:
         assert self.focus is not None

@@ -21,8 +21,8 @@ How each rule here upholds it (docs/state.md tells the same for people):
   children of the settled races of its rotation slice: one list request per collection for the whole slice.
   Within one rotation every scope has been compared with PocketBase.
 - **Context.** Each race scope remembers the digest of what it was mapped with (:func:`context_digest`: rounds,
-  pilots, channels, event type, zone, mapping version). Races whose context is older than the event's come first
-  in the rotation, and ``status`` counts them as pending: a round renumbered, a zone changed, a late pilot, or a
+  pilots, channels, event type, zone, mapping version). Races whose context is older than the event's are compared
+  on top of the rotation, and ``status`` counts them as pending: a round renumbered, a zone changed, a late pilot, or a
   new fpvsync mapping reaches every race within one rotation, and then the mirror is idle again.
 - **Global records (pilots, channels) have one owner rule that cannot flap:** an event creates the global records
   it lists that PocketBase lacks, but updates them only when its own document for them changed since it last
