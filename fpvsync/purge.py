@@ -26,8 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from fpvsync.engine import state
 from fpvsync.ids import record_id
-from fpvsync.pb import bookkeeping
 from fpvsync.pb.lock import SYNC_LOCKS, Held, try_lock
 from fpvsync.pb.sink import Delete, PocketBaseSink, filter_string
 from fpvsync.summary import SyncSummary
@@ -35,7 +35,7 @@ from fpvsync.summary import SyncSummary
 __all__ = ["EVENT_STATE", "STATE_COLLECTION", "PurgePlan", "plan", "purge"]
 
 #: The collection of per-event sync state: records with a text field ``event`` holding the event's GUID.
-STATE_COLLECTION: Final = bookkeeping.DOCUMENT_HASHES
+STATE_COLLECTION: Final = state.SYNC_SCOPES
 EVENT_STATE: Final = "eventState"
 #: An event's own collections, children before parents (the order deletes go in).
 EVENT_COLLECTIONS: Final = (

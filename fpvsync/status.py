@@ -1,8 +1,10 @@
 """``fpvsync status``: how the mirror of an event is doing, for people at the field.
 
 Gathers, without writing anything: whether FPVTrackside and PocketBase answer, the last sync runs, how many records
-each collection holds for the event, when a change was last mirrored, and whether the source has changes the mirror
-does not have yet (event-level documents and the running race, compared by content hash).
+each collection holds for the event, when a change was last mirrored, and what is pending: the mirror is "in sync"
+only when, as far as the stored state tells (:mod:`fpvsync.engine.state`), PocketBase holds what a ``full`` would
+write: the event-level documents and the running race are as last mirrored, every listed race was mirrored whole,
+and every race was mapped with the event's current context (rounds, pilots, channels, zone, mapping version).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fpvsync.engine import state
 from fpvsync.engine.sources import CHANNELS_PATH, checked_guid, event_path, race_path
 from fpvsync.errors import DocumentUnavailable, FpvsyncError
 from fpvsync.ids import record_id
@@ -82,17 +85,27 @@ def gather(client: TracksideClient, sink: PocketBaseSink, event_id: str | None) 
                 {"method": "GET", "params": {"perPage": 1, "fields": "id", "filter": filter_}},
             )
             status.counts[collection] = int(page.get("totalItems", 0))
-        states = bookkeeping.load_document_states(sink, event_id)
+        states = state.load(sink, event_id)
     except FpvsyncError as exc:
         status.pocketbase = Reachability(False, sink.url, str(exc))
         return status
-    status.last_change = max((synced for _, synced in states.values()), default=None)
+    status.last_change = max((s.changed_at or s.verified_at for s in states.values()), default=None) or None
     if status.trackside.ok:
         _compare(client, event_id, states, status)
     return status
 
 
-def _compare(client: TracksideClient, event_id: str, states: dict[str, tuple[str, str]], status: Status) -> None:
+#: Which stored scope remembers each event-level document.
+_DOCUMENT_SCOPES = {
+    "Channels.json": state.CHANNELS_SCOPE,
+    "Pilots.json": state.PILOTS_SCOPE,
+    "Event.json": state.EVENT_SCOPE,
+    "Rounds.json": state.EVENT_SCOPE,
+}
+
+
+def _compare(client: TracksideClient, event_id: str, states: dict[str, state.ScopeState], status: Status) -> None:
+    """Pending: documents not mirrored as they are now, and races not mirrored whole with the current context."""
     paths = [CHANNELS_PATH] + [event_path(event_id, n) for n in ("Event.json", "Pilots.json", "Rounds.json")]
     try:
         status.current_race = client.current_race()
@@ -101,6 +114,7 @@ def _compare(client: TracksideClient, event_id: str, states: dict[str, tuple[str
     if status.current_race:
         paths.append(race_path(event_id, status.current_race, "Race.json"))
     pending: list[str] = []
+    listed: list[str] = []
     try:
         for path in paths:
             try:
@@ -108,9 +122,40 @@ def _compare(client: TracksideClient, event_id: str, states: dict[str, tuple[str
             except DocumentUnavailable:
                 continue
             status.checked += 1
-            if states.get(path, ("", ""))[0] != document.sha256:
+            name = path.rsplit("/", 1)[-1]
+            scope = _DOCUMENT_SCOPES.get(name) if path.count("/") < 3 else state.race_scope(path.split("/")[2])
+            stored = states.get(scope) if scope else None
+            if stored is None or not stored.complete or stored.inputs.get(path) != document.sha256:
                 pending.append(path)
+            if name == "Event.json" and path.count("/") == 2:
+                listed = _listed_races(document.data)
     except FpvsyncError as exc:
         status.trackside = Reachability(False, client.display_url, str(exc))
         return
+    event_state = states.get(state.EVENT_SCOPE)
+    context = event_state.context if event_state is not None else None
+    for race_id in listed:
+        path = race_path(event_id, race_id, "Race.json")
+        stored = states.get(state.race_scope(race_id))
+        if path in pending or (stored is not None and stored.complete and stored.context == context):
+            continue
+        if stored is None and not _exists(client, path):
+            continue  # listed before its Race.json is written: nothing to mirror yet
+        pending.append(path)
     status.pending = pending
+
+
+def _exists(client: TracksideClient, path: str) -> bool:
+    try:
+        client.fetch(path, required=False)
+    except DocumentUnavailable as exc:
+        return not exc.empty
+    return True
+
+
+def _listed_races(data: object) -> list[str]:
+    """The race folders an Event.json document lists (lower-case GUIDs)."""
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        return []
+    races = data[0].get("Races")
+    return [str(r).lower() for r in races if isinstance(r, str)] if isinstance(races, list) else []

@@ -9,6 +9,9 @@ PocketBase servers (a fresh, empty data dir wherever emptiness matters)::
     full      `python -m fpvsync full EVENT --json` as a subprocess into an empty PocketBase (wall time, peak RSS)
     no-op     the same `full` again with nothing changed: time, and records whose `updated` moved (must be 0)
     poll      one `poll` pass after one race gained a lap, on a 10-race event and on the large event
+    idle      a `poll` pass with nothing changed on the large event, right after `full` and once settled: requests
+              to FPVTrackside (against the bound: running, never-synced and rotation races, event documents + 2)
+              and to PocketBase, and writes (must be 0)
 
 The machine is shared and noisy: every timing is repeated (interleaved) and the best run is used for the ratios,
 since noise only ever adds time; medians are reported next to them. Usage::
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -39,7 +43,8 @@ from typing import Any
 import httpx
 
 from fpvsync import engine
-from fpvsync.engine.poll import poll
+from fpvsync.engine import state
+from fpvsync.engine.poll import PollPolicy, PollRun, poll
 from fpvsync.ids import SOURCE
 from fpvsync.pb import bookkeeping
 from fpvsync.pb.local import LocalPocketBase
@@ -334,23 +339,64 @@ def add_lap(event: GeneratedEvent, counter: int) -> None:
 
 
 def settle(server: LocalPocketBase, event_id: str, age: timedelta = timedelta(hours=1)) -> None:
-    """Make every document of the event look last changed ``age`` ago: the steady state of a live event, in which
-    ``poll`` re-reads the running race and a few settled ones per pass (right after a ``full``, every race counts as
-    recently changed and is re-read for a few minutes)."""
+    """Make every scope of the event the live mirror saw change look changed ``age`` ago: the steady state of a live
+    event, in which ``poll`` re-reads the running race and a few settled ones per pass."""
     long_ago = bookkeeping.pb_datetime(datetime.now(UTC) - age)
     with sink_for(server) as sink:
-        ids = [str(item["id"]) for item in sink.list_records(bookkeeping.DOCUMENT_HASHES, f'event = "{event_id}"')]
+        ids = [
+            str(item["id"])
+            for item in sink.list_records(state.SYNC_SCOPES, f'event = "{event_id}" && changedAt != ""', "id")
+        ]
     with admin(server) as client:
         for start in range(0, len(ids), 500):
             requests = [
                 {
                     "method": "PATCH",
-                    "url": f"/api/collections/{bookkeeping.DOCUMENT_HASHES}/records/{record_id}?fields=id",
-                    "body": {"syncedAt": long_ago},
+                    "url": f"/api/collections/{state.SYNC_SCOPES}/records/{record_id}?fields=id",
+                    "body": {"changedAt": long_ago},
                 }
                 for record_id in ids[start : start + 500]
             ]
             client.post("/api/batch", json={"requests": requests}).raise_for_status()
+
+
+def idle_pass(server: LocalPocketBase, replay: ReplayServer, event_id: str, now: float | None = None) -> Json:
+    """One default ``poll`` pass (at ``now``): requests to FPVTrackside and to PocketBase, and what it wrote."""
+    with TracksideClient(replay.url) as client, sink_for(server) as sink:
+        run = PollRun(engine.SyncContext(client, sink), event_id, PollPolicy(), now=now)
+        summary = run.run(run.body)
+        return {
+            "tracksideRequests": client.requests_sent,
+            "pocketbaseRequests": sink.requests_sent,
+            "writes": summary.written + run.state_saved,
+            "writesSent": sink.writes_sent,
+        }
+
+
+def idle_passes(server: LocalPocketBase, replay: ReplayServer, event: GeneratedEvent) -> Json:
+    """Idle passes on the large event: right after ``full``, and after settling (a whole rotation of default
+    passes, a minute apart, then one more). The bound: every re-read race costs its Race.json and Result.json."""
+    policy = PollPolicy()
+    listed = len(json.loads((event.event_dir() / "Event.json").read_bytes())[0]["Races"])
+    after_full = idle_pass(server, replay, event.event_id)
+    clock = time.time()
+    for _ in range(math.ceil(listed / policy.settled_per_pass) + 1):
+        clock += policy.interval
+        idle_pass(server, replay, event.event_id, now=clock)
+    settled = idle_pass(server, replay, event.event_id, now=clock + policy.interval)
+    every_pass = 1 + (1 if event.missing_race_id else 0)  # the running race, the race listed without a file
+    event_documents = 6  # Channels, Event, Pilots, Rounds, Stages, Results
+    bound = 2 * (every_pass + policy.settled_per_pass) + event_documents + 2
+    return {
+        "races": listed,
+        "afterFull": after_full,
+        "afterSettling": settled,
+        "requestBound": bound,
+        "idle_pass_requests": max(after_full["tracksideRequests"], settled["tracksideRequests"]),
+        "idle_pass_writes": max(
+            after_full["writes"], settled["writes"], after_full["writesSent"], settled["writesSent"]
+        ),
+    }
 
 
 def poll_runs(server: LocalPocketBase, replay: ReplayServer, event: GeneratedEvent, repeat: int) -> Json:
@@ -421,6 +467,7 @@ def bench(options: Options, work: Path, log: Callable[[str], None] = lambda _: N
                     log("no-op in process (sink counters); poll, large event")
                     summary, _, noop_sent = sync_in_process(engine.full, server, replay, large.event_id)
                     reported = [summary.written, *(written(run.summary) for run in [*noop_runs, *unpaused])]
+                    idle = idle_passes(server, replay, large)
                     poll_large = poll_runs(server, replay, large, options.repeat)
             log(f"run {rep}/{options.repeat}: naive")
             naive.append(naive_run(work, subset))
@@ -482,6 +529,7 @@ def bench(options: Options, work: Path, log: Callable[[str], None] = lambda _: N
             "peakRssMb": round(max(run.peak_rss_mb for run in noop_runs), 1),
         },
         "poll": {"small": poll_small, "large": poll_large},
+        "idle": idle,
         "ratios": {
             "full_over_ceiling": round(full_rate / ceiling_rate, 3),
             "full_over_naive": round(full_rate / naive_rate, 2),
@@ -532,6 +580,19 @@ def table(result: Json) -> str:
         *(
             (f"poll, {p['races']} races: records / writes sent", p["writes"], p["writesSent"])
             for p in (result["poll"]["small"], result["poll"]["large"])
+        ),
+        *(
+            (
+                f"idle poll, {result['idle']['races']} races, {when}: FPVTrackside / PocketBase requests",
+                result["idle"][key]["tracksideRequests"],
+                result["idle"][key]["pocketbaseRequests"],
+            )
+            for key, when in (("afterFull", "after full"), ("afterSettling", "settled"))
+        ),
+        (
+            "idle poll: FPVTrackside request bound / writes",
+            result["idle"]["requestBound"],
+            result["idle"]["idle_pass_writes"],
         ),
     ]
     lines = [

@@ -106,7 +106,7 @@ def service_of(app: FastAPI) -> Service:
 
 
 def synced_records(pb: RunningPocketBase) -> dict[str, int]:
-    return {name: len(pb.records(name)) for name in (*COLLECTIONS, "syncRuns", "documentHashes")}
+    return {name: len(pb.records(name)) for name in (*COLLECTIONS, "syncRuns", "syncScopes")}
 
 
 def user_token(pb: RunningPocketBase) -> str:

@@ -43,3 +43,5 @@ def test_bench_on_a_tiny_event_reports_every_ratio_and_a_noop_that_writes_nothin
     assert 0 < result["ratios"]["peak_rss_mb"] < 1024
     assert {"cpus", "python", "platform"} <= set(result["machine"])
     assert "ratio" in bench.table(result)
+    assert result["idle"]["idle_pass_writes"] == 0
+    assert result["idle"]["afterSettling"]["tracksideRequests"] <= result["idle"]["requestBound"]

@@ -1,4 +1,4 @@
-"""Document hashes and the sync-run log, stored in PocketBase's superuser-only bookkeeping collections."""
+"""The mirror's state and the sync-run log, stored in PocketBase's superuser-only bookkeeping collections."""
 
 from __future__ import annotations
 
@@ -8,15 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
-from fpvsync.pb.bookkeeping import (
-    document_hash_id,
-    forget_document_hashes,
-    load_document_hashes,
-    pb_datetime,
-    recent_runs,
-    record_run,
-    save_document_hashes,
-)
+from fpvsync.engine import state
+from fpvsync.engine.state import ScopeState
+from fpvsync.pb.bookkeeping import pb_datetime, recent_runs, record_run
 from fpvsync.pb.sink import PocketBaseSink, filter_string
 from fpvsync.summary import SyncSummary
 from tests.conftest import RunningPocketBase
@@ -33,23 +27,45 @@ def test_pb_datetime_is_utc_with_milliseconds() -> None:
     assert pb_datetime(moment) == "2025-06-01 10:30:05.123Z"
 
 
-def test_document_hashes_round_trip_per_event(shared_pb: RunningPocketBase) -> None:
+def test_scope_state_round_trips_per_event_and_writes_only_what_changed(shared_pb: RunningPocketBase) -> None:
     event, other = str(uuid.uuid4()), str(uuid.uuid4())
-    paths = {name: f"events/{event}/{name}" for name in ("Event.json", "Pilots.json", "Rounds.json")}
+    race = state.race_scope(str(uuid.uuid4()))
+    path = f"events/{event}/Event.json"
+    first = [
+        ScopeState(state.EVENT_SCOPE, "a" * 64, "c" * 64, {path: "d" * 64}),
+        ScopeState(race, "b" * 64, "c" * 64, {}),
+    ]
     with sink_for(shared_pb) as sink:
-        assert load_document_hashes(sink, event) == {}
-        save_document_hashes(sink, event, dict.fromkeys(paths.values(), "a" * 64))
-        save_document_hashes(sink, other, {f"events/{other}/Event.json": "b" * 64})
-        assert load_document_hashes(sink, event) == dict.fromkeys(paths.values(), "a" * 64)
+        assert state.load(sink, event) == {}
+        assert state.save(sink, event, first, {}) == 2
+        assert state.save(sink, other, [ScopeState(state.EVENT_SCOPE, "e" * 64)], {}) == 1
+        stored = state.load(sink, event)
+        assert {s.scope: (s.fingerprint, s.context, dict(s.inputs)) for s in stored.values()} == {
+            state.EVENT_SCOPE: ("a" * 64, "c" * 64, {path: "d" * 64}),
+            race: ("b" * 64, "c" * 64, {}),
+        }
+        assert state.save(sink, event, first, stored) == 0  # nothing new: nothing written
+        assert state.save(sink, event, [stored[race].dirty()], stored) == 1
+        state.forget(sink, event, [state.EVENT_SCOPE, "never-stored"])
+        again = state.load(sink, event)
+        assert set(again) == {race} and not again[race].complete
+        assert set(state.load(sink, other)) == {state.EVENT_SCOPE}
 
-        save_document_hashes(sink, event, {paths["Pilots.json"]: "c" * 64})
-        forget_document_hashes(sink, [paths["Rounds.json"], f"events/{event}/never-stored.json"])
-        assert load_document_hashes(sink, event) == {paths["Event.json"]: "a" * 64, paths["Pilots.json"]: "c" * 64}
-        assert load_document_hashes(sink, other) == {f"events/{other}/Event.json": "b" * 64}
+    row = shared_pb.records("syncScopes", f"id = {filter_string(state.scope_id(event, race))}")[0]
+    assert row["event"] == event and row["scope"] == race
+    assert PB_DATE.match(str(row["verifiedAt"]))
 
-    stored = shared_pb.records("documentHashes", f"id = {filter_string(document_hash_id(paths['Pilots.json']))}")
-    assert stored[0]["event"] == event
-    assert PB_DATE.match(str(stored[0]["syncedAt"]))
+
+def test_fingerprint_covers_ids_hashes_collections_and_mapping_version() -> None:
+    from fpvsync.mapping import Record
+
+    lap = Record("laps", "0badc0de-0000-4000-8000-000000000001", {"syncHash": "x"})
+    same = state.fingerprint({"laps": [lap], "detections": []})
+    assert same == state.fingerprint({"detections": [], "laps": [lap]})
+    assert same != state.fingerprint({"laps": [lap]})  # a collection managed (even empty) is part of it
+    other = Record("laps", lap.source_id, {"syncHash": "y"})
+    assert same != state.fingerprint({"laps": [other], "detections": []})
+    assert state.context_digest("Europe/Paris") != state.context_digest("UTC")
 
 
 def test_record_run_is_visible_to_the_superuser_only(shared_pb: RunningPocketBase) -> None:
@@ -94,8 +110,8 @@ def test_recent_runs_newest_first(shared_pb: RunningPocketBase) -> None:
 def test_dry_run_keeps_bookkeeping_unchanged(shared_pb: RunningPocketBase) -> None:
     event = str(uuid.uuid4())
     with sink_for(shared_pb, dry_run=True) as sink:
-        save_document_hashes(sink, event, {f"events/{event}/Event.json": "d" * 64})
+        state.save(sink, event, [ScopeState(state.EVENT_SCOPE, "d" * 64)], {})
         assert record_run(sink, SyncSummary("full", event), datetime.now(UTC), 0) == ""
         assert sink.writes_sent == 0
-        assert load_document_hashes(sink, event) == {}
+        assert state.load(sink, event) == {}
     assert shared_pb.records("syncRuns", f"eventId = {filter_string(event)}") == []

@@ -72,9 +72,9 @@ def snapshot_of(pb: RunningPocketBase, event: GeneratedEvent) -> dict[str, list[
     eid = record_id(event.event_id)
     return {
         name: sorted((r["id"], r["updated"]) for r in event_records(pb, name, eid))
-        for name in [*expected_counts(event), "documentHashes", "syncRuns"]
-        if name not in ("documentHashes", "syncRuns")
-    } | {name: sorted((r["id"], r["updated"]) for r in pb.records(name)) for name in ("documentHashes", "syncRuns")}
+        for name in [*expected_counts(event), "syncScopes", "syncRuns"]
+        if name not in ("syncScopes", "syncRuns")
+    } | {name: sorted((r["id"], r["updated"]) for r in pb.records(name)) for name in ("syncScopes", "syncRuns")}
 
 
 def test_first_pass_mirrors_everything_and_an_idle_pass_writes_nothing(
@@ -138,11 +138,22 @@ def test_new_race_appears_and_deleted_race_disappears(
     gone_id = template_id
     write_json(event.race_file(gone_id), [])
 
-    summary = poll(mirror.ctx, event.event_id)
-    assert summary.exit_code == 0, summary.errors
-    counts = summary.to_dict()["collections"]
-    assert counts["races"]["created"] == 1
-    assert counts["races"]["deleted"] == 1
+    # The new race is read at once; the deleted one (a settled race) within one rotation of passes.
+    policy = PollPolicy()
+    listed = len(event_obj[0]["Races"])
+    created = deleted = 0
+    clock = time.time()
+    for n in range(-(-listed // policy.settled_per_pass) + 1):
+        clock += policy.interval
+        run = PollRun(mirror.ctx, event.event_id, policy, now=clock)
+        summary = run.run(run.body)
+        assert summary.exit_code == 0, summary.errors
+        counts = summary.to_dict()["collections"].get("races", {})
+        if n == 0:
+            assert counts["created"] == 1
+        created += counts.get("created", 0)
+        deleted += counts.get("deleted", 0)
+    assert (created, deleted) == (1, 1)
     assert len(pb.records("races", f'id = "{record_id(new_id)}"')) == 1
     assert pb.records("races", f'id = "{record_id(gone_id)}"') == []
     assert pb.records("laps", f'race = "{record_id(gone_id)}"') == []
@@ -158,7 +169,6 @@ def test_settled_races_are_reread_in_rotation(pb: RunningPocketBase, event: Gene
     for n in range(len(listed)):
         run = PollRun(mirror.ctx, event.event_id, policy, now=start + n * 60)
         run.event_id = event.event_id
-        run.states = {}
         run.run(lambda run=run: _collect_due(run, seen, per_pass))
     settled = set(listed) - {event.running_race_id, event.missing_race_id}
     assert settled <= seen
@@ -167,10 +177,7 @@ def test_settled_races_are_reread_in_rotation(pb: RunningPocketBase, event: Gene
 
 
 def _collect_due(run: PollRun, seen: set[str], per_pass: list[int]) -> None:
-    from fpvsync.pb import bookkeeping
-
-    run.states = bookkeeping.load_document_states(run.sink, run.event_id)
-    assert run.prepare(run.load_base())
+    assert run.apply_base(run.load_base())
     due = run.due_races()
     per_pass.append(len(due))
     seen.update(due)
@@ -291,3 +298,29 @@ def test_status_tells_in_sync_then_behind(pb: RunningPocketBase, event: Generate
     down = run_cli(["status", "--json", "--trackside", "http://127.0.0.1:9"], pb, None)
     assert down.exit_code == 3
     assert down.json["trackside"]["ok"] is False
+
+
+def test_a_targeted_pass_reads_the_running_race_only_and_remembers_it(
+    pb: RunningPocketBase, event: GeneratedEvent, mirror: Mirror
+) -> None:
+    from fpvsync.engine import PollFocus, PollMemory
+
+    memory = PollMemory()
+    assert poll(mirror.ctx, event.event_id, memory=memory).exit_code == 0  # a whole pass fills the memory
+    running = event.running_race_id
+    assert running is not None and memory.running == running
+
+    trackside, pocketbase = mirror.client.requests_sent, mirror.sink.requests_sent
+    idle = poll(mirror.ctx, event.event_id, focus=PollFocus(), memory=memory)
+    assert idle.exit_code == 0 and idle.written == 0
+    assert mirror.client.requests_sent - trackside == 1  # Race.json of the running race, nothing else
+    assert mirror.sink.requests_sent == pocketbase
+
+    race_file = event.race_file(running)
+    race = read(race_file)
+    race[0]["Detections"][0]["Peak"] = 4242
+    write_json(race_file, race)
+    changed_pass = poll(mirror.ctx, event.event_id, focus=PollFocus(frozenset({running})), memory=memory)
+    assert changed(changed_pass) == {("detections", "updated"): 1}
+    detection = pb.records("detections", f'sourceId = "{race[0]["Detections"][0]["ID"]}"')[0]
+    assert detection["peak"] == 4242

@@ -95,7 +95,10 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
         "startedAt": "date", "finishedAt": "date", "durationSeconds": "number", "written": "number",
         "errorCount": "number", "summary": "json",
     },
-    "documentHashes": {"id": "text", "path": "text", "event": "text", "sha256": "text", "syncedAt": "date"},
+    "syncScopes": {
+        "id": "text", "event": "text", "scope": "text", "fingerprint": "text", "context": "text", "inputs": "json",
+        "verifiedAt": "date", "changedAt": "date",
+    },
     "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
 }
 # Read-only views over the synced collections (pb_migrations/1764000100_derived.js, replaced or added by
@@ -333,8 +336,6 @@ def test_sync_runs_link_the_event_record_and_keep_its_guid(collections: dict[str
 
 def test_bookkeeping_collections_share_the_sync_prefix(collections: dict[str, dict[str, Any]]) -> None:
     superuser_only = {
-        name
-        for name, c in collections.items()
-        if not c.get("system") and c["type"] == "base" and c["listRule"] is None and name != "documentHashes"
+        name for name, c in collections.items() if not c.get("system") and c["type"] == "base" and c["listRule"] is None
     }
     assert superuser_only and all(name.startswith("sync") for name in superuser_only), superuser_only

@@ -12,10 +12,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from fpvsync.mapping import Record
-from fpvsync.pb.sink import Delete, Upsert
+from fpvsync.pb.sink import Delete, Upsert, stamp
 from fpvsync.summary import COLLECTIONS, SyncSummary
 
 Operation = Upsert | Delete
+
+#: The relation fields of each collection. PocketBase empties a relation by itself when its target is deleted (in
+#: the dashboard, say) without touching ``syncHash``: existing records are compared on these fields too.
+RELATIONS: dict[str, tuple[str, ...]] = {
+    "events": ("channels", "removedPilots"),
+    "stages": ("event",),
+    "rounds": ("event", "stage"),
+    "races": ("event", "round"),
+    "pilotChannels": ("event", "race", "pilot", "channel"),
+    "detections": ("event", "race", "pilot", "channel"),
+    "laps": ("event", "race", "detection", "pilot"),
+    "gamePoints": ("event", "race", "pilot", "channel"),
+    "results": ("event", "race", "round", "pilot"),
+}
+
+
+def record_stamp(record: Record) -> str:
+    """What :meth:`~fpvsync.pb.sink.PocketBaseSink.existing_hashes` returns for ``record`` when PocketBase holds it
+    as fpvsync wrote it (with ``also=RELATIONS[collection]``)."""
+    fields = RELATIONS.get(record.collection, ())
+    return stamp(record.sync_hash, [record.body.get(name) for name in fields]) if fields else record.sync_hash
 
 
 @dataclass
@@ -47,7 +68,8 @@ def plan_collection(
 ) -> None:
     """Add to ``changes`` what makes ``collection`` hold ``desired`` within this scope.
 
-    ``existing`` maps the ids PocketBase has in this scope to their ``syncHash``. Duplicate source ids in
+    ``existing`` maps the ids PocketBase has in this scope to their ``syncHash`` (with the relation fields of
+    :data:`RELATIONS`, see :func:`record_stamp`). Duplicate source ids in
     ``desired`` (a source file listing the same GUID twice) keep the last one, as FPVTrackside itself would.
     """
     wanted: dict[str, Record] = {}
@@ -60,7 +82,7 @@ def plan_collection(
     summary.counts(collection)
     for record_id, record in wanted.items():
         stored = existing.get(record_id)
-        if stored is not None and stored == record.sync_hash:
+        if stored is not None and stored == record_stamp(record):
             summary.add(collection, "unchanged")
             continue
         changes.upserts.append(

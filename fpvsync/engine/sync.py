@@ -18,13 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
 from fpvsync import mapping
+from fpvsync.engine import state
 from fpvsync.engine.pipeline import prefetch
-from fpvsync.engine.plan import Operation, ScopeChanges, delete_all, plan_collection
+from fpvsync.engine.plan import RELATIONS, Operation, ScopeChanges, delete_all, plan_collection
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
 from fpvsync.engine.sources import (
     CHANNELS_PATH,
@@ -103,6 +104,8 @@ class RaceWork:
     children: bool = True
     deleted: bool = False
     ended: bool = False
+    #: This folder holds a copy of another listed race (its Race.json names that race's ID): left out.
+    duplicate_of: str | None = None
 
 
 class EventRun:
@@ -126,10 +129,19 @@ class EventRun:
         self.rounds_known = True
         self.existing_races: dict[str, str] = {}
         self.children: dict[str, dict[str, dict[str, str]]] = {}
-        self.hashes: dict[str, tuple[str, str]] = {}  # path -> (scope, sha256) of documents fully applied
-        self.gone: set[str] = set()  # documents that no longer exist at the source (their hashes are forgotten)
-        self.stored_hashes: dict[str, str] | None = None  # path -> sha256 as stored, when already loaded
-        self.hashes_saved = 0
+        #: The state stored for this event when the run began (see :mod:`fpvsync.engine.state`).
+        self.stored: dict[str, state.ScopeState] = {}
+        #: Scopes this run made PocketBase hold completely: their state is stored once the writes succeeded.
+        self.done: dict[str, state.ScopeState] = {}
+        #: Scopes this run wrote only part of, or read a changed document of without writing it whole.
+        self.touched: set[str] = set()
+        #: Scopes gone from the source: their state is deleted.
+        self.forgotten: set[str] = set()
+        #: The digest of what races are mapped with in this run (rounds, pilots, channels, zone, event type).
+        self.race_context = ""
+        self.state_saved = 0
+        #: The state as stored once the run ended (the stored state and what this run saved).
+        self.stored_after: dict[str, state.ScopeState] = {}
         #: What the source said about the race at hand beyond its documents (``/current``, a notification).
         self.race_hint: RaceHint | None = None
         self._pending: list[Operation] = []
@@ -137,13 +149,14 @@ class EventRun:
     # -- the run's frame ------------------------------------------------------------------------------------------
 
     def run(self, body: Callable[[], None]) -> SyncSummary:
-        """Resolve the event, run ``body``, flush, store hashes and the run record; never raises sync errors."""
+        """Resolve the event, run ``body``, flush, store the state and the run record; never raises sync errors."""
         try:
             self.event_id = checked_guid(self.requested_event or self._current_event())
             self.summary.event = self.event_id
+            self.stored = self.load_state()
             body()
             self.flush(final=True)
-            self._store_document_hashes()
+            self._store_state()
         except SkipRun as exc:
             self.summary.skipped = str(exc)
         except SourceUnreachable as exc:
@@ -209,29 +222,54 @@ class EventRun:
         except (SinkUnreachable, AuthError, SinkRejected) as exc:
             self.summary.warn("pocketbase", f"could not record this run in syncRuns: {exc}")
 
-    def _store_document_hashes(self) -> None:
-        """Remember the documents whose scopes were applied without errors (after the writes: never before)."""
-        if self.sink.dry_run or not (self.hashes or self.gone):
-            return
-        failed = {error.scope for error in self.summary.errors}
-        stored = self.stored_hashes
-        if stored is None:
-            stored = bookkeeping.load_document_hashes(self.sink, self.event_id)
-        changed = {
-            path: sha for path, (scope, sha) in self.hashes.items() if scope not in failed and stored.get(path) != sha
-        }
-        if changed:
-            bookkeeping.save_document_hashes(self.sink, self.event_id, changed, stored)
-            self.hashes_saved = len(changed)
-        gone = [path for path in self.gone if path in stored]
-        if gone:
-            bookkeeping.forget_document_hashes(self.sink, gone)
-            self.hashes_saved += len(gone)
+    def load_state(self) -> dict[str, state.ScopeState]:
+        return state.load(self.sink, self.event_id)
 
-    def applied(self, scope: str, *documents: Loaded[Any] | None) -> None:
-        for document in documents:
-            if document is not None and document.sha256 is not None:
-                self.hashes[document.path] = (scope, document.sha256)
+    def _store_state(self) -> None:
+        """Store the state of the scopes this run converged, after their writes succeeded (never before).
+
+        A scope with a failed write, or one this run wrote only part of, loses its fingerprint: the live mirror
+        then mirrors it again whole."""
+        if self.sink.dry_run:
+            return
+        failed = {_state_scope(error.scope) for error in self.summary.errors}
+        stored = self.stored
+        now = bookkeeping.pb_datetime(datetime.now(UTC))
+        states: list[state.ScopeState] = []
+        for scope, done in self.done.items():
+            before = stored.get(scope)
+            if scope in failed:
+                if before is not None and before.complete:
+                    states.append(before.dirty())
+                continue
+            changed_at = before.changed_at if before is not None else ""
+            if self.command == "poll" and (before is None or dict(before.inputs) != dict(done.inputs)):
+                changed_at = now  # only the live mirror tells "recent": races `full` wrote are settled at once
+            states.append(replace(done, changed_at=changed_at))
+        for scope in (self.touched | (failed & stored.keys())) - self.done.keys():
+            before = stored.get(scope)
+            if before is not None and before.complete:
+                states.append(before.dirty())
+        states = state.changed(states, stored)
+        gone = [scope for scope in self.forgotten if scope in stored and scope not in self.done]
+        if states or gone:
+            self.before_state_write()
+        self.state_saved = state.save(self.sink, self.event_id, states, stored)
+        if gone:
+            self.state_saved += state.forget(self.sink, self.event_id, gone)
+        self.stored_after = {
+            **{k: v for k, v in stored.items() if k not in gone},
+            **{s.scope: s for s in states},
+        }
+
+    def before_state_write(self) -> None:
+        """Called before the state is written (the live mirror takes its lock here if no write took it)."""
+
+    def completed(self, scope: str, records: Mapping[str, Iterable[Record]], *documents: Loaded[Any] | None) -> None:
+        """Note that ``scope`` now holds exactly ``records`` (every collection it manages), read from ``documents``."""
+        inputs = {d.path: d.sha256 or "" for d in documents if d is not None}
+        context = self.race_context if state.race_of(scope) is not None or scope == state.EVENT_SCOPE else ""
+        self.done[scope] = state.ScopeState(scope, state.fingerprint(records), context, inputs)
 
     # -- writing --------------------------------------------------------------------------------------------------
 
@@ -301,6 +339,11 @@ class EventRun:
         if existing_channels is None:
             existing_channels = self.sink.existing_hashes("channels")
         stages, rounds = base.stages.items, base.rounds.items
+        self.race_context = state.context_digest(
+            str(self.zone),
+            self.event.event_type if self.event is not None else None,
+            [d.sha256 if d.available else None for d in (base.rounds, base.pilots, base.channels)],
+        )
         self.known = Known(
             pilots=frozenset(existing_pilots) | _ids(base.pilots.items),
             channels=frozenset(existing_channels) | _ids(base.channels.items),
@@ -318,8 +361,8 @@ class EventRun:
         existing_channels = self.sink.existing_hashes("channels")
         existing_pilots = self.sink.existing_hashes("pilots")
         rid = record_id(eid)
-        self._apply_global("channels", base.channels, existing_channels, mapping.channel)
-        self._apply_global("pilots", base.pilots, existing_pilots, mapping.pilot)
+        self._apply_global(state.CHANNELS_SCOPE, base.channels, existing_channels, mapping.channel)
+        self._apply_global(state.PILOTS_SCOPE, base.pilots, existing_pilots, mapping.pilot)
 
         if not self.prepare(base):
             return False
@@ -337,26 +380,38 @@ class EventRun:
         except Exception as exc:  # a value the mapping cannot handle fails the scope, never the run
             summary.error("event", f"{_unmappable(exc)}; nothing in this scope was changed", "events", eid)
             return False
-        existing_event = self.sink.existing_hashes("events", f'id = "{rid}"')
+        existing_event = self.sink.existing_hashes("events", f'id = "{rid}"', RELATIONS["events"])
         # The event record holds what it derives from Channels.json: without it, a stored event stays as it is.
         wanted_event = _present([event_record]) if channels is not None or not existing_event else []
         plan_collection(changes, summary, "events", wanted_event, existing_event, delete_stale=False)
         if stages.items is not None:
-            existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"')
+            existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"', RELATIONS["stages"])
             plan_collection(changes, summary, "stages", stage_records, existing_stages, delete_stale=True)
         elif not stages.empty:
             self.unavailable("event", stages)
         if rounds.items is not None:
-            existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"')
+            existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"', RELATIONS["rounds"])
             plan_collection(changes, summary, "rounds", round_records, existing_rounds, delete_stale=True)
         else:
             self.unavailable("event", rounds)
-        existing_roster = self.sink.existing_hashes("pilotChannels", f'event = "{rid}" && race = ""')
+        existing_roster = self.sink.existing_hashes(
+            "pilotChannels", f'event = "{rid}" && race = ""', RELATIONS["pilotChannels"]
+        )
         plan_collection(changes, summary, "pilotChannels", roster, existing_roster, delete_stale=True)
         self.submit(changes)
-        self.applied("event", base.event, rounds, stages if stages.available else None)
-        self.existing_races = self.sink.existing_hashes("races", f'event = "{rid}"')
+        if wanted_event and rounds.available and (stages.available or stages.empty):
+            scope_records = {"events": wanted_event, "rounds": round_records, "pilotChannels": roster}
+            if stages.available:
+                scope_records["stages"] = stage_records
+            self.completed(state.EVENT_SCOPE, scope_records, base.event, rounds, stages, base.channels)
+        elif changes:
+            self.touched.add(state.EVENT_SCOPE)
+        self.existing_races = self.list_existing_races()
         return True
+
+    def list_existing_races(self) -> dict[str, str]:
+        """``id -> syncHash`` of the event's race records in PocketBase."""
+        return self.sink.existing_hashes("races", f'event = "{record_id(self.event_id)}"', RELATIONS["races"])
 
     def _apply_global(
         self,
@@ -365,15 +420,24 @@ class EventRun:
         existing: Mapping[str, str],
         mapper: Callable[[M], Record | None],
     ) -> None:
-        """Channels and pilots: global, so records are created and updated but never deleted."""
+        """Channels and pilots: global, so records are created and updated but never deleted.
+
+        Owner rule (several events share them): missing records are always created, but existing ones are updated
+        only when this event's own document produces something else than when it was last applied. Two events
+        holding different copies of a pilot therefore write it once each time their copy changes, never back and
+        forth on every pass."""
         if loaded.items is None:
             self.unavailable(collection, loaded)
             return
         changes = ScopeChanges(collection)
         records = _present(mapper(item) for item in loaded.items)
+        before = self.stored.get(collection)
+        if before is not None and before.complete and before.fingerprint == state.fingerprint({collection: records}):
+            # Unchanged here since last applied: another event may have written its own copy; only restore gaps.
+            existing = {**existing, **{r.id: r.sync_hash for r in records if r.id in existing}}
         plan_collection(changes, self.summary, collection, records, existing, delete_stale=False)
         self.submit(changes)
-        self.applied(collection, loaded)
+        self.completed(collection, {collection: records}, loaded)
 
     def unavailable(self, scope: str, document: Loaded[Any]) -> None:
         self.summary.error(scope, f"{document.path} unavailable: {document.problem}; nothing in this scope was changed")
@@ -407,19 +471,27 @@ class EventRun:
             for collection in collections:
                 grouped = self.children.setdefault(collection, {})
                 for filter_ in filters:
-                    grouped.update(self.sink.existing_grouped(collection, filter_, "race"))
+                    grouped.update(self.sink.existing_grouped(collection, filter_, "race", RELATIONS[collection]))
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpvsync-list")
         future = executor.submit(work)
         executor.shutdown(wait=False)
         return future
 
-    def fetch_race(self, race_id: str, *, children: bool, results: bool, map_records: bool = True) -> RaceWork:
-        """Fetch and parse one race, and map it unless ``map_records`` is False (runs on the fetch worker)."""
+    def fetch_race(
+        self,
+        race_id: str,
+        *,
+        children: bool,
+        results: bool,
+        map_records: bool = True,
+        race_doc: Loaded[Race] | None = None,
+    ) -> RaceWork:
+        """Fetch and parse one race (``race_doc``: its Race.json, already loaded), and map it unless
+        ``map_records`` is False (runs on the fetch worker)."""
         scope = f"race {race_id}"
-        path = race_path(self.event_id, race_id, "Race.json")
-        check = race_whole if children else objects_only  # without children, only the race record is written
-        race_doc = load(self.client, path, Race, self.summary, scope, required=False, check=check)
+        if race_doc is None:
+            race_doc = self.load_race_document(race_id, children=children)
         work = RaceWork(race_id, race_doc, None, children=children)
         if race_doc.items is None:
             return work
@@ -427,7 +499,27 @@ class EventRun:
             work.deleted = True
             return work
         race = race_doc.items[0]
-        race.id = race.id or race_id
+        if race.id and race.id.lower() != race_id:
+            own = race.id.lower()
+            if self.event is not None and own in {r.lower() for r in self.event.races}:
+                # The same race in two folders: the folder named after it wins, deterministically.
+                self.summary.warn(
+                    scope,
+                    f"the race in folder {race_id} is race {own}, which has its own folder: "
+                    f"folder {own} is mirrored, folder {race_id} is left out",
+                    "races",
+                    race_id,
+                )
+                work.duplicate_of = own
+                work.deleted = True
+                return work
+            self.summary.warn(
+                scope,
+                f"Race.json in folder {race_id} names race {own}; it is mirrored as {race_id}, its folder",
+                "races",
+                race_id,
+            )
+        race.id = race_id  # the folder (what Event.json lists and URLs name) is the race's identity
         work.ended = race.end is not None
         if results:
             path = race_path(self.event_id, race_id, "Result.json")
@@ -435,6 +527,11 @@ class EventRun:
         if map_records:
             self.map_race(work)
         return work
+
+    def load_race_document(self, race_id: str, *, children: bool) -> Loaded[Race]:
+        path = race_path(self.event_id, race_id, "Race.json")
+        check = race_whole if children else objects_only  # without children, only the race record is written
+        return load(self.client, path, Race, self.summary, f"race {race_id}", required=False, check=check)
 
     def map_race(self, work: RaceWork) -> None:
         """Map a fetched race's documents into records (needs :attr:`known`, :attr:`zone` and the rounds).
@@ -479,7 +576,6 @@ class EventRun:
                 )
             elif not work.ended and work.result.empty:
                 work.records["results"] = []  # not ended (or reset): it has no results
-                self.gone.add(work.result.path)
 
     def report_unavailable_race(self, work: RaceWork, *, synced_before: bool) -> None:
         """An unusable Race.json changes nothing. It is an error, unless the race was never synced and the file is
@@ -499,6 +595,7 @@ class EventRun:
     def apply_race(self, work: RaceWork, *, children: bool) -> None:
         """Plan and queue one race's writes against what PocketBase holds for it."""
         scope = f"race {work.race_id}"
+        key = state.race_scope(work.race_id)
         rid = record_id(work.race_id)
         changes = ScopeChanges(scope)
         existing_children = {c: self.children.get(c, {}).get(rid, {}) for c in RACE_CHILDREN}
@@ -506,13 +603,18 @@ class EventRun:
             self.report_unavailable_race(work, synced_before=rid in self.existing_races)
             return
         if work.deleted:
-            self.delete_race(changes, work.race_id, existing_children)
-            self.submit(changes)
-            self.applied(scope, work.race)
+            if work.children or not self.children_unknown(existing_children):
+                self.delete_race(changes, work.race_id, existing_children)
+                self.submit(changes)
+                self.completed(key, {}, work.race)
+            else:  # a partial command cannot list this race's children: the live mirror deletes them
+                self.delete_race(changes, work.race_id, {})
+                self.submit(changes)
+                self.touched.add(key)
             return
         existing_race = {rid: self.existing_races[rid]} if rid in self.existing_races else {}
-        # A race record is named after its round: without Rounds.json, a stored race record stays as it is (and its
-        # document is not marked applied, so that the live mirror maps it again once Rounds.json is back).
+        # A race record is named after its round: without Rounds.json, a stored race record stays as it is (and the
+        # scope is not complete, so that the live mirror maps it again once Rounds.json is back).
         keep_race = not self.rounds_known and bool(existing_race)
         wanted_race = [] if keep_race else work.records["races"]
         plan_collection(changes, self.summary, "races", wanted_race, existing_race, delete_stale=False)
@@ -548,11 +650,36 @@ class EventRun:
         elif work.result is not None and work.result.items is None and not work.result.empty:
             self.unavailable(scope, work.result)
         self.submit(changes)
-        self.applied(
-            scope,
-            None if keep_race else work.race,
-            work.result if work.result is not None and work.result.available else None,
-        )
+        if children and not keep_race and self.results_known(work):
+            self.completed(key, self.managed_records(work), work.race, work.result)
+        elif changes or self._input_changed(key, work.race):
+            self.touched.add(key)  # written (or known changed) only in part: not "in sync" until mirrored whole
+
+    @staticmethod
+    def results_known(work: RaceWork) -> bool:
+        """Whether the race's results are told (an ended race without a Result.json leaves them as they are)."""
+        return "results" in work.records or (work.result is not None and work.result.empty)
+
+    @staticmethod
+    def managed_records(work: RaceWork) -> dict[str, list[Record]]:
+        """The records of every collection a whole race scope manages (what ``full`` writes for the race)."""
+        if work.deleted:
+            return {}
+        managed: dict[str, list[Record]] = {
+            c: work.records[c] for c in ("races", "pilotChannels", "detections", "laps") if c in work.records
+        }
+        if "gamePoints" in work.records and not (work.race.items and work.race.items[0].game_points is None):
+            managed["gamePoints"] = work.records["gamePoints"]
+        if "results" in work.records:
+            managed["results"] = work.records["results"]
+        return managed
+
+    def children_unknown(self, existing_children: Mapping[str, Mapping[str, str]]) -> bool:
+        return any(c not in self.children for c in existing_children)
+
+    def _input_changed(self, scope: str, document: Loaded[Any]) -> bool:
+        before = self.stored.get(scope)
+        return before is not None and before.inputs.get(document.path) != document.sha256
 
     def delete_race(self, changes: ScopeChanges, race_id: str, existing_children: dict[str, dict[str, str]]) -> None:
         """Delete a race and, explicitly, its children (so the summary counts them)."""
@@ -576,6 +703,14 @@ class EventRun:
             delete_all(changes, "races", [rid])
             self.submit(changes)
 
+    def forget_unlisted(self, listed: Iterable[str]) -> None:
+        """Forget the state of races Event.json no longer lists."""
+        wanted = set(listed)
+        for scope in self.stored:
+            race_id = state.race_of(scope)
+            if race_id is not None and race_id not in wanted:
+                self.forgotten.add(scope)
+
     def sync_races(self, race_ids: list[str], *, children: bool, results: bool, stale: bool) -> None:
         listing = self.load_children(RACE_CHILDREN if children else ("results",) if results else ())
         self.ctx.progress.start("races", len(race_ids))
@@ -589,6 +724,7 @@ class EventRun:
             works.close()
         if stale:
             self.delete_stale_races(self.stale_races(race_ids))
+            self.forget_unlisted(race_ids)
 
     def load_rollover_results(self) -> Loaded[Result]:
         path = event_path(self.event_id, "Results.json")
@@ -604,16 +740,24 @@ class EventRun:
             return
         rid = record_id(self.event_id)
         changes = ScopeChanges(scope)
+        records = _present(mapping.result(r, self.event_id, None, self.known) for r in doc.items)
         plan_collection(
             changes,
             self.summary,
             "results",
-            _present(mapping.result(r, self.event_id, None, self.known) for r in doc.items),
-            self.sink.existing_hashes("results", f'event = "{rid}" && race = ""'),
+            records,
+            self.sink.existing_hashes("results", f'event = "{rid}" && race = ""', RELATIONS["results"]),
             delete_stale=True,
         )
         self.submit(changes)
-        self.applied(scope, doc)
+        self.completed(state.RESULTS_SCOPE, {"results": records}, doc)
+
+
+def _state_scope(summary_scope: str) -> str:
+    """The state scope of a summary's error scope (``"race {id}"`` -> ``"race/{id}"``)."""
+    if summary_scope.startswith("race "):
+        return state.race_scope(summary_scope[len("race ") :])
+    return summary_scope
 
 
 def _unmappable(exc: Exception) -> str:

@@ -362,19 +362,22 @@ class PocketBaseSink:
                 return
             last = str(items[-1]["id"])
 
-    def existing_hashes(self, collection: str, filter: str | None = None) -> dict[str, str]:
-        """``id -> syncHash`` of every record of ``collection`` matching ``filter``."""
-        return {
-            str(item["id"]): str(item.get("syncHash") or "")
-            for item in self.list_records(collection, filter, fields="id,syncHash")
-        }
+    def existing_hashes(self, collection: str, filter: str | None = None, also: Sequence[str] = ()) -> dict[str, str]:
+        """``id -> syncHash`` of every record of ``collection`` matching ``filter``; with ``also``, the values of
+        those fields follow the hash (see :func:`stamp`), so that a change PocketBase made by itself (a relation
+        emptied when its target was deleted) shows."""
+        names = ",".join(["id", "syncHash", *also])
+        return {str(item["id"]): _stamp_of(item, also) for item in self.list_records(collection, filter, fields=names)}
 
-    def existing_grouped(self, collection: str, filter: str | None, by: str) -> dict[str, dict[str, str]]:
+    def existing_grouped(
+        self, collection: str, filter: str | None, by: str, also: Sequence[str] = ()
+    ) -> dict[str, dict[str, str]]:
         """``value of by -> {id -> syncHash}``: one listing for many scopes (say, every race's laps of an event)."""
         grouped: dict[str, dict[str, str]] = {}
-        for item in self.list_records(collection, filter, fields=f"id,syncHash,{by}"):
+        names = ",".join(dict.fromkeys(["id", "syncHash", by, *also]))
+        for item in self.list_records(collection, filter, fields=names):
             group = grouped.setdefault(str(item.get(by) or ""), {})
-            group[str(item["id"])] = str(item.get("syncHash") or "")
+            group[str(item["id"])] = _stamp_of(item, also)
         return grouped
 
     # -- writing -----------------------------------------------------------------------------------------------------
@@ -509,6 +512,20 @@ class PocketBaseSink:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------------
+
+
+def stamp(sync_hash: str, values: Sequence[object]) -> str:
+    """A record's ``syncHash`` followed by the values of some of its fields, as :meth:`PocketBaseSink.existing_hashes`
+    returns it with ``also`` (lists joined with commas, empty values as ``""``)."""
+    parts = [sync_hash]
+    for value in values:
+        parts.append(",".join(str(v) for v in value) if isinstance(value, list) else str(value or ""))
+    return "|".join(parts)
+
+
+def _stamp_of(item: dict[str, Any], also: Sequence[str]) -> str:
+    sync_hash = str(item.get("syncHash") or "")
+    return stamp(sync_hash, [item.get(name) for name in also]) if also else sync_hash
 
 
 def _fresh(config: dict[str, Any]) -> dict[str, Any]:

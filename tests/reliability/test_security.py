@@ -31,7 +31,7 @@ from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, RunningPocketBase
 from tests.reliability.invariants import cli
 
-BOOKKEEPING = ("syncRuns", "documentHashes", "syncLocks")
+BOOKKEEPING = ("syncRuns", "syncScopes", "syncLocks")
 PLACEHOLDER_ID = "aaaaaaaaaaaaaaa"
 
 

@@ -1,0 +1,263 @@
+"""The differential test of the mirror's invariant: hypothesis generates sequences of fpvsync commands, source edits
+and faults; after the bounded number of default ``poll`` passes, PocketBase must equal a fresh ``full`` of the same
+source into an empty PocketBase, record for record, and one more pass must write nothing.
+
+A few examples by default (this runs in the suite); for a long run::
+
+    FPVSYNC_DIFFERENTIAL_EXAMPLES=200 .venv/bin/pytest tests/test_differential.py
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from fpvsync import engine
+from fpvsync.errors import SinkUnreachable
+from fpvsync.ids import record_id
+from fpvsync.pb.sink import Operation, PocketBaseSink
+from fpvsync.summary import SyncSummary
+from fpvsync.trackside.generator import EventSpec, generate_event, write_json
+from fpvsync.trackside.replay import ReplayServer
+from tests.conftest import RunningPocketBase, _start
+from tests.convergence import Mirror, assert_converged, converge, wipe
+from tests.sync_helpers import read
+
+EXAMPLES = int(os.environ.get("FPVSYNC_DIFFERENTIAL_EXAMPLES", "5"))
+
+
+@pytest.fixture
+def oracle(tmp_path: Path) -> Iterator[RunningPocketBase]:
+    server = _start(tmp_path / "oracle_data")
+    yield RunningPocketBase(server)
+    server.stop()
+
+
+class DyingSink(PocketBaseSink):
+    """A sink whose PocketBase goes away after ``left`` more operations (a crash in the middle of a run)."""
+
+    def __init__(self, pb: RunningPocketBase, left: int) -> None:
+        super().__init__(pb.url, email=pb.email, password=pb.password, batch_size=7)
+        self.left = left
+
+    def write(self, operations: Sequence[Operation], summary: SyncSummary, progress: Any = None) -> None:
+        taken = list(operations[: max(self.left, 0)])
+        self.left -= len(taken)
+        if taken:
+            super().write(taken, summary, progress)
+        if len(taken) < len(operations):
+            raise SinkUnreachable("PocketBase went away (injected)")
+
+
+class World:
+    """One example: a source folder served by the replay server, the mirror, and what happens to them."""
+
+    def __init__(self, pb: RunningPocketBase, root: Path, seed: int) -> None:
+        self.pb = pb
+        self.event = generate_event(root, EventSpec(seed=seed, pilots=8, rounds=2))
+        self.replay = ReplayServer(root, current_event=self.event.event_id)
+        self.replay.__enter__()
+        self.mirror = Mirror(pb, self.replay.url)
+        self.rng = random.Random(seed)
+
+    def close(self) -> None:
+        self.mirror.close()
+        self.replay.__exit__(None, None, None)
+
+    @property
+    def event_file(self) -> Path:
+        return self.event.event_dir() / "Event.json"
+
+    def listed(self) -> list[str]:
+        return [str(r) for r in read(self.event_file)[0]["Races"]]
+
+    def races_with_laps(self) -> list[str]:
+        found = []
+        for race_id in self.listed():
+            path = self.event.race_file(race_id)
+            if path.exists():
+                document = read(path)
+                if document and document[0].get("Laps"):
+                    found.append(race_id)
+        return found
+
+    def pick(self, items: Sequence[str]) -> str | None:
+        return self.rng.choice(list(items)) if items else None
+
+    # -- commands -----------------------------------------------------------------------------------------------
+
+    def command(self, name: str) -> None:
+        eid = self.event.event_id
+        ctx = self.mirror.ctx
+        if name == "poll":
+            self.mirror.poll(eid)
+        elif name == "race":
+            race_id = self.pick(self.listed())
+            if race_id:
+                engine.race(ctx, eid, race_id)
+        else:
+            {"snapshot": engine.snapshot, "results": engine.results, "full": engine.full}[name](ctx, eid)
+
+    # -- source edits -------------------------------------------------------------------------------------------
+
+    def edit_lap(self) -> None:
+        race_id = self.pick(self.races_with_laps())
+        if race_id:
+            document = read(self.event.race_file(race_id))
+            document[0]["Laps"][0]["LengthSeconds"] = round(self.rng.uniform(5, 60), 3)
+            document[0]["Detections"][0]["Peak"] = self.rng.randint(100, 5000)
+            write_json(self.event.race_file(race_id), document)
+
+    def delete_lap(self) -> None:
+        race_id = self.pick(self.races_with_laps())
+        if race_id:
+            document = read(self.event.race_file(race_id))
+            document[0]["Laps"].pop()
+            write_json(self.event.race_file(race_id), document)
+
+    def renumber_round(self) -> None:
+        rounds = read(self.event.event_dir() / "Rounds.json")
+        rounds[0]["RoundNumber"] = self.rng.randint(1, 99)
+        write_json(self.event.event_dir() / "Rounds.json", rounds)
+
+    def rename_pilot(self) -> None:
+        pilots = read(self.event.event_dir() / "Pilots.json")
+        pilots[self.rng.randrange(len(pilots))]["Name"] = f"Pilot {self.rng.randint(1, 999)}"
+        write_json(self.event.event_dir() / "Pilots.json", pilots)
+
+    def edit_event(self) -> None:
+        document = read(self.event_file)
+        document[0]["Name"] = f"Event {self.rng.randint(1, 999)}"
+        write_json(self.event_file, document)
+
+    def change_zone(self) -> None:
+        document = read(self.event_file)
+        document[0]["TimeZone"] = self.rng.choice(["America/New_York", "Asia/Tokyo", "UTC", "Europe/Berlin"])
+        write_json(self.event_file, document)
+
+    def edit_channel(self) -> None:
+        path = self.event.root / "httpfiles" / "Channels.json"
+        channels = read(path)
+        channels[self.rng.randrange(len(channels))]["DisplayName"] = f"C{self.rng.randint(1, 99)}"
+        write_json(path, channels)
+
+    def delete_race(self) -> None:
+        race_id = self.pick([r for r in self.listed() if self.event.race_file(r).exists()])
+        if race_id:
+            write_json(self.event.race_file(race_id), [])
+
+    def new_race(self) -> None:
+        template = self.pick(self.races_with_laps())
+        if template is None:
+            return
+        race_id = str(uuid.uuid4())
+        document = read(self.event.race_file(template))
+        document[0].update(ID=race_id, Detections=[], Laps=[], GamePoints=[], RaceNumber=self.rng.randint(50, 99))
+        document[0]["PilotChannels"] = []
+        (self.event.event_dir() / race_id).mkdir()
+        write_json(self.event.race_file(race_id), document)
+        event = read(self.event_file)
+        event[0]["Races"].append(race_id)
+        write_json(self.event_file, event)
+
+    def half_written(self) -> None:
+        """A Race.json caught half-written by a pass (restored afterwards, as FPVTrackside finishes writing)."""
+        race_id = self.pick([r for r in self.listed() if self.event.race_file(r).exists()])
+        if race_id is None:
+            return
+        path = self.event.race_file(race_id)
+        whole = path.read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+        try:
+            self.mirror.poll(self.event.event_id)
+        finally:
+            path.write_bytes(whole)
+
+    # -- faults -------------------------------------------------------------------------------------------------
+
+    def interrupted_run(self) -> None:
+        """A ``full`` or a ``poll`` whose PocketBase goes away in the middle of its writes."""
+        sink = DyingSink(self.pb, self.rng.randint(0, 60))
+        sink.authenticate()
+        try:
+            ctx = engine.SyncContext(self.mirror.client, sink)
+            if self.rng.random() < 0.5:
+                engine.full(ctx, self.event.event_id)
+            else:
+                from fpvsync.engine.poll import PollPolicy, PollRun
+
+                run = PollRun(ctx, self.event.event_id, PollPolicy(), now=self.mirror.clock)
+                run.run(run.body)
+        finally:
+            sink.close()
+
+    def admin_delete(self) -> None:
+        """An admin deletes a record in the dashboard: a race, a lap, the event, a pilot or a round."""
+        choices: list[tuple[str, str]] = [("events", record_id(self.event.event_id))]
+        race_id = self.pick(self.races_with_laps())
+        if race_id:
+            document = read(self.event.race_file(race_id))
+            choices += [("races", record_id(race_id)), ("laps", record_id(document[0]["Laps"][0]["ID"]))]
+        pilots = read(self.event.event_dir() / "Pilots.json")
+        choices.append(("pilots", record_id(pilots[0]["ID"])))
+        rounds = read(self.event.event_dir() / "Rounds.json")
+        choices.append(("rounds", record_id(rounds[-1]["ID"])))
+        collection, target = self.rng.choice(choices)
+        with self.pb.admin() as client:
+            client.delete(f"/api/collections/{collection}/records/{target}")  # already gone is fine
+
+
+STEPS: dict[str, Callable[[World], None]] = {
+    "snapshot": lambda w: w.command("snapshot"),
+    "results": lambda w: w.command("results"),
+    "full": lambda w: w.command("full"),
+    "poll": lambda w: w.command("poll"),
+    "race": lambda w: w.command("race"),
+    "edit_lap": World.edit_lap,
+    "delete_lap": World.delete_lap,
+    "renumber_round": World.renumber_round,
+    "rename_pilot": World.rename_pilot,
+    "edit_event": World.edit_event,
+    "change_zone": World.change_zone,
+    "edit_channel": World.edit_channel,
+    "delete_race": World.delete_race,
+    "new_race": World.new_race,
+    "half_written": World.half_written,
+    "interrupted_run": World.interrupted_run,
+    "admin_delete": World.admin_delete,
+}
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES <= 10,  # the suite's few examples are the same every run; long runs explore
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure prints its steps; shrinking takes minutes
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(1, 10_000),
+    steps=st.lists(st.sampled_from(sorted(STEPS)), min_size=1, max_size=8),
+)
+def test_any_sequence_converges_to_a_fresh_full(
+    pb: RunningPocketBase, oracle: RunningPocketBase, seed: int, steps: list[str]
+) -> None:
+    wipe(pb)
+    with tempfile.TemporaryDirectory() as folder:
+        world = World(pb, Path(folder) / "trackside", seed)
+        try:
+            for step in steps:
+                STEPS[step](world)
+            converge(world.mirror, world.event.event_id, len(world.listed()))
+            assert_converged(world.mirror, oracle, world.replay.url, world.event.event_id)
+        finally:
+            world.close()
