@@ -127,7 +127,9 @@ def purge(sink: PocketBaseSink, purge_plan: PurgePlan) -> SyncSummary:
             return summary
         lock = taken
     try:
-        order = [*EVENT_COLLECTIONS, EVENT_STATE, "events", "pilots", "channels", STATE_COLLECTION]
+        # The sync state goes first: a purge cut short (PocketBase gone, Ctrl-C) between two batches must not leave
+        # state claiming that deleted records are mirrored, or the next poll would skip writing them again.
+        order = [STATE_COLLECTION, *EVENT_COLLECTIONS, EVENT_STATE, "events", "pilots", "channels"]
         operations = [
             Delete(collection=name, id=record, scope=f"purge {event_id}")
             for name in order
