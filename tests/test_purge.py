@@ -197,3 +197,23 @@ def test_an_interrupted_purge_leaves_nothing_a_poll_cannot_restore(
     polled = run_cli(["poll", big.event_id, "--json"], pb, replay.url)
     assert polled.exit_code == 0, polled.stdout
     assert content(mirror_of(pb, big.event_id)) == before
+
+
+def test_pilots_and_channels_another_event_took_up_after_the_plan_stay(
+    pb: RunningPocketBase, two_events: tuple[GeneratedEvent, GeneratedEvent], replay: ReplayServer
+) -> None:
+    """Between the plan shown and the answer "yes", another event's first sync may start using them."""
+    big, small = two_events
+    assert run_cli(["full", big.event_id, "--json"], pb, replay.url).exit_code == 0
+    with PocketBaseSink(pb.url, email=pb.email, password=pb.password) as sink:
+        shown = plan(sink, big.event_id)
+        assert shown.deletes["channels"], "the only mirrored event's purge takes the channels"
+        assert run_cli(["full", small.event_id, "--json"], pb, replay.url).exit_code == 0
+        before_small = mirror_of(pb, small.event_id)
+        summary = purge(sink, shown)
+
+    assert summary.exit_code == 0
+    assert all(not records for records in mirror_of(pb, big.event_id).values())
+    assert mirror_of(pb, small.event_id) == before_small
+    assert referenced_pilots(before_small) <= ids(pb, "pilots")
+    assert ids(pb, "channels") >= {str(r["channel"]) for r in before_small["pilotChannels"].values()}
