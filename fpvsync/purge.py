@@ -127,22 +127,27 @@ def purge(sink: PocketBaseSink, purge_plan: PurgePlan) -> SyncSummary:
             return summary
         lock = taken
     try:
-        _keep_what_others_took_up(sink, purge_plan)
         # The sync state goes first: a purge cut short (PocketBase gone, Ctrl-C) between two batches must not leave
         # state claiming that deleted records are mirrored, or the next poll would skip writing them again.
-        order = [STATE_COLLECTION, *EVENT_COLLECTIONS, EVENT_STATE, "events", "pilots", "channels"]
-        operations = [
-            Delete(collection=name, id=record, scope=f"purge {event_id}")
-            for name in order
-            for record in purge_plan.deletes.get(name, [])
-        ]
-        sink.write(operations, summary)
+        sink.write(_deletes(purge_plan, [STATE_COLLECTION, *EVENT_COLLECTIONS, EVENT_STATE, "events"]), summary)
+        # Shared records last, checked again right before they go (the event's own deletes can take a while).
+        _keep_what_others_took_up(sink, purge_plan)
+        sink.write(_deletes(purge_plan, ["pilots", "channels"]), summary)
         for name, kept in purge_plan.kept.items():
             summary.add(name, "unchanged", kept)
     finally:
         if lock is not None:
             lock.release()
     return summary
+
+
+def _deletes(purge_plan: PurgePlan, collections: Iterable[str]) -> list[Delete]:
+    scope = f"purge {purge_plan.event_id}"
+    return [
+        Delete(collection=name, id=record, scope=scope)
+        for name in collections
+        for record in purge_plan.deletes.get(name, [])
+    ]
 
 
 def _keep_what_others_took_up(sink: PocketBaseSink, purge_plan: PurgePlan) -> None:
@@ -165,9 +170,8 @@ def _keep_what_others_took_up(sink: PocketBaseSink, purge_plan: PurgePlan) -> No
     if purge_plan.deletes.get("channels") and next(
         sink.list_records("events", f"id != {filter_string(eid)}", "id"), None
     ):
+        purge_plan.kept["channels"] = len(purge_plan.deletes["channels"])
         purge_plan.deletes["channels"] = []
-        own = f"event = {filter_string(eid)}"
-        purge_plan.kept["channels"] = len(_referenced(sink, CHANNEL_REFERENCES, "channel", own))
 
 
 def _ids(items: Iterable[dict[str, object]]) -> list[str]:
