@@ -15,10 +15,12 @@ Which race is *current* and which is *next*, by the best source at hand:
 3. else the race order: the first race FPVTrackside would load next (``RaceManager.GetNextRace``: valid, not run
    yet, listing pilots).
 
-*Next* is the first such race after the current one in FPVTrackside's race order (``Round.Order``, then
-``RaceNumber``: the ``raceOrder`` view; a race of a round missing from ``Rounds.json`` sits at its made-up round's
-``Order``, ``DB/JSON/Race.cs`` ``GetRaceLibObject``): invalid races and races listing no pilots are skipped, as
-``GetNextRace`` skips them; brackets do not change the order (a bracket only names a race: ``Race.RaceName``).
+*Next* is the race FPVTrackside shows as next (``UI/Nodes/EventStatusNode.cs``: ``GetNextRace(unfinishedOnly:
+true, allowCurrent: false)``): the first race in FPVTrackside's race order (``Round.Order``, then ``RaceNumber``:
+the ``raceOrder`` view; a race of a round missing from ``Rounds.json`` sits at its made-up round's ``Order``,
+``DB/JSON/Race.cs`` ``GetRaceLibObject``) that is not the current one, is valid, has not ended and lists pilots.
+The whole order counts, not only what follows the current race: a race left unrun earlier comes first.
+Brackets do not change the order (a bracket only names a race: ``Race.RaceName``).
 ``raceState`` is ``running`` (started, not ended), ``ended``, or ``idle`` (not started); a hint may say ``armed``
 (the race director armed the start).
 """
@@ -69,9 +71,7 @@ def compute_state(order: list[dict[str, Any]], hint: RaceHint | None = None) -> 
         current = max(running, key=lambda row: str(row.get("start") or ""), default=None)
     if current is None:
         current = next((row for row in order if _runnable(row)), None)
-    after = order.index(current) + 1 if current is not None else 0
-    upcoming = (row for row in order[after:] if _runnable(row))
-    following = next((row for row in upcoming if current is None or row["id"] != current["id"]), None)
+    following = next((row for row in order if _unfinished(row) and row is not current), None)
     state: RaceState = "idle"
     if current is not None:
         state = _DOCUMENT_STATES.get(str(current.get("state")), "idle")
@@ -92,6 +92,11 @@ def _runnable(row: dict[str, Any]) -> bool:
 
     A row without ``pilots`` (a view from before the field) counts as having some."""
     return bool(row.get("valid")) and row.get("state") == "unstarted" and row.get("pilots", 1) != 0
+
+
+def _unfinished(row: dict[str, Any]) -> bool:
+    """``GetNextRace(unfinishedOnly: true)``'s test: valid, not ended (a race that started counts), with pilots."""
+    return bool(row.get("valid")) and row.get("state") != "ended" and row.get("pilots", 1) != 0
 
 
 def _race_order(sink: PocketBaseSink, event_rid: str) -> list[dict[str, Any]]:

@@ -127,19 +127,51 @@ def purge(sink: PocketBaseSink, purge_plan: PurgePlan) -> SyncSummary:
             return summary
         lock = taken
     try:
-        order = [*EVENT_COLLECTIONS, EVENT_STATE, "events", "pilots", "channels", STATE_COLLECTION]
-        operations = [
-            Delete(collection=name, id=record, scope=f"purge {event_id}")
-            for name in order
-            for record in purge_plan.deletes.get(name, [])
-        ]
-        sink.write(operations, summary)
+        # The sync state goes first: a purge cut short (PocketBase gone, Ctrl-C) between two batches must not leave
+        # state claiming that deleted records are mirrored, or the next poll would skip writing them again.
+        sink.write(_deletes(purge_plan, [STATE_COLLECTION, *EVENT_COLLECTIONS, EVENT_STATE, "events"]), summary)
+        # Shared records last, checked again right before they go (the event's own deletes can take a while).
+        _keep_what_others_took_up(sink, purge_plan)
+        sink.write(_deletes(purge_plan, ["pilots", "channels"]), summary)
         for name, kept in purge_plan.kept.items():
             summary.add(name, "unchanged", kept)
     finally:
         if lock is not None:
             lock.release()
     return summary
+
+
+def _deletes(purge_plan: PurgePlan, collections: Iterable[str]) -> list[Delete]:
+    scope = f"purge {purge_plan.event_id}"
+    return [
+        Delete(collection=name, id=record, scope=scope)
+        for name in collections
+        for record in purge_plan.deletes.get(name, [])
+    ]
+
+
+def _keep_what_others_took_up(sink: PocketBaseSink, purge_plan: PurgePlan) -> None:
+    """Drop from the plan the pilots and channels another event came to use since it was made.
+
+    A plan is shown and confirmed before the purge takes the event's lock, and that lock does not stop other
+    events' syncs: one of them may have mirrored a second event (which needs the channels) or a race with one of
+    the planned pilots meanwhile. PocketBase would empty those references in the other event's records, and its
+    sync state would not notice.
+    """
+    eid = record_id(purge_plan.event_id)
+    pilots = set(purge_plan.deletes.get("pilots", []))
+    if pilots:
+        others = sink.list_records("events", f"id != {filter_string(eid)}", "removedPilots")
+        taken = {p for other in others for p in other.get("removedPilots") or []} & pilots
+        taken |= _referenced_elsewhere(sink, PILOT_REFERENCES, "pilot", eid, pilots - taken)
+        if taken:
+            purge_plan.deletes["pilots"] = sorted(pilots - taken)
+            purge_plan.kept["pilots"] = purge_plan.kept.get("pilots", 0) + len(taken)
+    if purge_plan.deletes.get("channels") and next(
+        sink.list_records("events", f"id != {filter_string(eid)}", "id"), None
+    ):
+        purge_plan.kept["channels"] = len(purge_plan.deletes["channels"])
+        purge_plan.deletes["channels"] = []
 
 
 def _ids(items: Iterable[dict[str, object]]) -> list[str]:

@@ -78,6 +78,17 @@ def test_races_listing_no_pilots_are_never_next() -> None:
     assert (state["currentRace"], state["nextRace"]) == (R[2], R[4])
 
 
+def test_next_is_the_first_unfinished_race_in_the_whole_order_as_fpvtrackside_shows_it() -> None:
+    """``UI/Nodes/EventStatusNode.cs`` shows ``GetNextRace(true, allowCurrent: false)``: valid, not ended, with
+    pilots, not the current race, first in race order; a race skipped earlier comes before the later ones."""
+    skipped = [row(0, "unstarted"), row(1, "ended", start="a"), row(2, "unstarted"), row(3, "unstarted")]
+    loaded = RaceHint(race_id="00000000-0000-4000-8000-000000000002")
+    assert (compute_state(skipped, loaded)["currentRace"], compute_state(skipped, loaded)["nextRace"]) == (R[2], R[0])
+    # A race that started and has not ended is not finished either.
+    left_running = [row(0, "ended", start="a"), row(1, "running", start="b"), row(2, "unstarted")]
+    assert compute_state(left_running, loaded)["nextRace"] == R[1]
+
+
 def test_an_event_without_races_is_idle_with_nothing_current() -> None:
     assert compute_state([]) == {"currentRace": "", "nextRace": "", "raceState": "idle", "raceStartedAt": ""}
 
@@ -237,12 +248,13 @@ def test_every_command_asks_current_for_the_race_fpvtrackside_has_loaded(
     pb: RunningPocketBase, event: GeneratedEvent
 ) -> None:
     """Not only poll: a `full` names the race ``/current`` reports (here the last race, loaded but not started,
-    while another race's file still says it runs). Nothing valid is left after it, so there is no next race; an old
-    build without ``/current`` falls back to the running race."""
+    while another race's file still says it runs). That running race has not ended, so it is next, as FPVTrackside
+    shows it; an old build without ``/current`` falls back to the running race."""
     loaded = event.unstarted_race_ids[-1]
     _full_with_current(pb, event, loaded)
     state = state_of(pb, event)
-    assert (state["currentRace"], state["nextRace"], state["raceState"]) == (record_id(loaded), "", "idle")
+    running = record_id(event.running_race_id or "")
+    assert (state["currentRace"], state["nextRace"], state["raceState"]) == (record_id(loaded), running, "idle")
 
     add_lap(event, event.running_race_id or "", 1)
     _full_with_current(pb, event, "absent")

@@ -90,3 +90,18 @@ def test_events_refuses_a_url_that_is_not_http() -> None:
     result = run_cli(["events", "--pb-url", "ftp://example"], None)
     assert result.exit_code == 2
     assert "pb-url" in result.stderr
+
+
+def test_event_names_that_look_like_markup_are_printed_as_they_are(pb: RunningPocketBase, tmp_path: Path) -> None:
+    """FPVTrackside takes any text as an event name; the terminal output shows it, never reads it as styling."""
+    name = "[/b]A[i]\\[u]"  # short enough for one line of an 80-column table
+    event = generate_event(tmp_path / "trackside", EventSpec(seed=7, pilots=4, rounds=1, name=name))
+    with ReplayServer(event.root, current_event=event.event_id) as server:
+        assert run_cli(["snapshot", event.event_id, "--json"], pb, server.url).exit_code == 0
+        listed = run_cli(["events", "--pb-url", pb.url, "--trackside", server.url], None)
+    assert listed.exit_code == 0, listed.stderr
+    assert name in listed.stdout, listed.stdout
+
+    planned = run_cli(["purge", event.event_id, "--dry-run"], pb)
+    assert planned.exit_code == 0, planned.stderr
+    assert name in planned.stderr, planned.stderr

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from fpvsync.errors import SinkUnreachable
 from fpvsync.ids import record_id
 from fpvsync.pb.lock import Lock, try_lock
 from fpvsync.pb.sink import PocketBaseSink
-from fpvsync.purge import STATE_COLLECTION
+from fpvsync.purge import STATE_COLLECTION, plan, purge
 from fpvsync.summary import COLLECTIONS
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
 from fpvsync.trackside.replay import ReplayServer
@@ -166,3 +167,53 @@ def test_purge_refuses_what_is_not_an_event_id(pb: RunningPocketBase) -> None:
     result = run_cli(["purge", "not-a-guid", "--yes"], pb)
     assert result.exit_code == 2
     assert "GUID" in result.stderr
+
+
+class _LostAfterFirstBatch(PocketBaseSink):
+    """A sink whose connection to PocketBase drops after its first batch was committed (as a cable pulled mid-purge)."""
+
+    batches = 0
+
+    def _send_batch(self, ops: list[Any]) -> list[Any]:
+        self.batches += 1
+        if self.batches > 1:
+            raise SinkUnreachable("connection lost")
+        return super()._send_batch(ops)
+
+
+def test_an_interrupted_purge_leaves_nothing_a_poll_cannot_restore(
+    pb: RunningPocketBase, two_events: tuple[GeneratedEvent, GeneratedEvent], replay: ReplayServer
+) -> None:
+    big, _ = two_events
+    assert run_cli(["full", big.event_id, "--json"], pb, replay.url).exit_code == 0
+    before = content(mirror_of(pb, big.event_id))
+
+    sink = _LostAfterFirstBatch(pb.url, email=pb.email, password=pb.password, batch_size=20)
+    with sink, pytest.raises(SinkUnreachable):
+        purge(sink, plan(sink, big.event_id))
+    assert content(mirror_of(pb, big.event_id)) != before, "the first batch of deletes was committed"
+    assert pb.records("syncLocks", f'name = "poll:{big.event_id}"') == [], "the purge released its lock"
+
+    polled = run_cli(["poll", big.event_id, "--json"], pb, replay.url)
+    assert polled.exit_code == 0, polled.stdout
+    assert content(mirror_of(pb, big.event_id)) == before
+
+
+def test_pilots_and_channels_another_event_took_up_after_the_plan_stay(
+    pb: RunningPocketBase, two_events: tuple[GeneratedEvent, GeneratedEvent], replay: ReplayServer
+) -> None:
+    """Between the plan shown and the answer "yes", another event's first sync may start using them."""
+    big, small = two_events
+    assert run_cli(["full", big.event_id, "--json"], pb, replay.url).exit_code == 0
+    with PocketBaseSink(pb.url, email=pb.email, password=pb.password) as sink:
+        shown = plan(sink, big.event_id)
+        assert shown.deletes["channels"], "the only mirrored event's purge takes the channels"
+        assert run_cli(["full", small.event_id, "--json"], pb, replay.url).exit_code == 0
+        before_small = mirror_of(pb, small.event_id)
+        summary = purge(sink, shown)
+
+    assert summary.exit_code == 0
+    assert all(not records for records in mirror_of(pb, big.event_id).values())
+    assert mirror_of(pb, small.event_id) == before_small
+    assert referenced_pilots(before_small) <= ids(pb, "pilots")
+    assert ids(pb, "channels") >= {str(r["channel"]) for r in before_small["pilotChannels"].values()}

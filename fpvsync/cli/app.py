@@ -10,6 +10,7 @@ from enum import IntEnum
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="fpvsync",
@@ -37,7 +38,8 @@ class ExitCode(IntEnum):
 
 def fail(message: str, code: ExitCode, hint: str | None = None) -> typer.Exit:
     """Print one clear error line (plus an optional hint) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # Messages quote what users typed and servers answered: brackets in them are text, not styling.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     if hint:
-        err_console.print(f"[dim]hint:[/] {hint}", highlight=False)
+        err_console.print(f"[dim]hint:[/] {escape(hint)}", highlight=False)
     return typer.Exit(int(code))

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from fpvsync.cli.app import ExitCode, app, err_console, fail, out_console
@@ -42,7 +43,7 @@ def events(
 def render(listing: EventList) -> None:
     for answer in (listing.trackside, listing.pocketbase):
         if not answer.ok:
-            err_console.print(f"[bold red]error:[/] {answer.error}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(answer.error or '')}", highlight=False)
     if not listing.events:
         if listing.exit_code == 0:
             out_console.print("no events: FPVTrackside has none open and PocketBase mirrors none")
@@ -54,7 +55,7 @@ def render(listing: EventList) -> None:
         table.add_row(
             "[bold green]open[/]" if event.open else "",
             event.event_id,
-            event.name,
+            escape(event.name),  # any text FPVTrackside was given, never styling
             event.start[:16],
             str(event.races),
             "yes" if event.mirrored else "[yellow]not yet[/]",

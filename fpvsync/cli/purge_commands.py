@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from fpvsync import purge as purging
@@ -62,7 +63,8 @@ def purge(
 
 def show_plan(purge_plan: purging.PurgePlan) -> None:
     """What will go, on stderr (stdout stays for the summary)."""
-    name = f"{purge_plan.name} ({purge_plan.event_id})" if purge_plan.name else purge_plan.event_id
+    # The name is any text FPVTrackside was given: printed as it is, never read as styling.
+    name = escape(f"{purge_plan.name} ({purge_plan.event_id})" if purge_plan.name else purge_plan.event_id)
     if purge_plan.empty:
         err_console.print(f"nothing of event {name} is mirrored", highlight=False)
         return

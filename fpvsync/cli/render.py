@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -34,7 +35,8 @@ def print_summary(console: Console, summary: SyncSummary, *, max_lines: int = 20
     console.print(summary_table(summary))
     for label, items, style in (("warning", summary.warnings, "yellow"), ("error", summary.errors, "bold red")):
         for item in items[:max_lines]:
-            console.print(f"[{style}]{label}:[/] {item}", highlight=False, markup=True)
+            # Items quote FPVTrackside's files and PocketBase's answers: brackets in them are text, not styling.
+            console.print(f"[{style}]{label}:[/] {escape(str(item))}", highlight=False, markup=True)
         if len(items) > max_lines:
             console.print(f"[{style}]… and {len(items) - max_lines} more {label}s[/] (use --json to see all)")
     state = "[green]ok[/]" if summary.ok else "[bold red]failed[/]" if summary.unreachable else "[yellow]partial[/]"
