@@ -8,6 +8,7 @@ defaults::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -15,9 +16,26 @@ from dataclasses import dataclass, fields, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fpvsync.errors import ConfigError
+from fpvsync.redact import has_userinfo, redact
 
 ENV_PREFIX = "FPVSYNC_"
 _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
+
+#: Accepted ranges of the numeric settings: (lowest, highest, lowest allowed itself). Checked when read.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "trackside_timeout": (0.0, 3600.0, False),
+    "pb_timeout": (0.0, 3600.0, False),
+    "min_request_interval": (0.0, 60.0, True),
+    "trackside_attempts": (1, 100, True),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()
 
 
 @dataclass(frozen=True)
@@ -54,20 +72,28 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` for values that cannot work."""
+        """Raise :class:`ConfigError` naming the setting and what it accepts, for values that cannot work."""
         for name in ("trackside_url", "pb_url"):
             value = getattr(self, name)
             if not _URL.match(value):
                 raise ConfigError(
-                    f"{name.replace('_', '-')} {value!r} is not an http(s) URL "
-                    f"(set --{name.replace('_', '-')} or {ENV_PREFIX}{name.upper()})"
+                    f"{_flag(name)} {redact(value)!r} is not an http(s) URL (set {_flag(name)} or {_env(name)})"
                 )
+        if has_userinfo(self.pb_url):
+            raise ConfigError(
+                f"{_flag('pb_url')} {redact(self.pb_url)!r} carries a user or password: PocketBase would take it "
+                f"for Basic auth instead of the superuser token; remove it and set FPVSYNC_PB_EMAIL and "
+                f"FPVSYNC_PB_PASSWORD (or FPVSYNC_PB_TOKEN) instead"
+            )
         if self.timezone is not None:
             self.zone()
-        if self.trackside_attempts < 1:
-            raise ConfigError("trackside attempts must be at least 1")
-        if self.min_request_interval < 0 or self.trackside_timeout <= 0 or self.pb_timeout <= 0:
-            raise ConfigError("timeouts must be positive and the request interval not negative")
+        for name, (low, high, inclusive) in RANGES.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and (value >= low if inclusive else value > low) and value <= high):
+                bound = "at least" if inclusive else "greater than"
+                raise ConfigError(
+                    f"{_env(name)}={value!r} is out of range: use a number {bound} {low:g} and at most {high:g}"
+                )
 
     def zone(self) -> ZoneInfo | None:
         """The configured IANA zone, or ``None`` when not configured."""
@@ -108,6 +134,8 @@ def _coerce(name: str, raw: str, annotation: object) -> object:
             return float(raw)
         if text.startswith("int"):
             return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number") from exc
+    except ValueError:
+        kind = "a whole number" if text.startswith("int") else "a number"
+        low, high, _ = RANGES.get(name, (0, 0, True))
+        raise ConfigError(f"{_env(name)}={raw!r} is not {kind}: use {kind} from {low:g} to {high:g}") from None
     return raw

@@ -1,15 +1,30 @@
-"""The Typer application object and what every command shares: exit codes and consoles.
+"""The Typer application object and what every command shares: exit codes, consoles, and error messages.
 
-Command modules (``*_commands.py``) register themselves on :data:`app`; this is the only layer that turns
-:mod:`fpvsync.errors` into messages and exit codes.
+Command modules (``*_commands.py``) register themselves on :data:`app`. This is the only layer that turns
+:mod:`fpvsync.errors` into messages and exit codes (:func:`error_exit`, :func:`fail`); every message goes through
+:func:`fpvsync.redact.redact` and is printed literally (no Rich markup from data or arguments). A command that
+offers ``--json`` calls :func:`use_json` first: a failure then also prints exactly one JSON document on stdout.
 """
 
 from __future__ import annotations
 
+import json
 from enum import IntEnum
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from fpvsync.errors import (
+    AuthError,
+    ConfigError,
+    DocumentUnavailable,
+    FpvsyncError,
+    SinkRejected,
+    SinkUnreachable,
+    SourceUnreachable,
+)
+from fpvsync.redact import redact
 
 app = typer.Typer(
     name="fpvsync",
@@ -35,9 +50,68 @@ class ExitCode(IntEnum):
     UNREACHABLE = 3
 
 
+class _Output:
+    """How the running command reports: set once per command by :func:`use_json`."""
+
+    json = False
+    command = ""
+
+
+def use_json(enabled: bool, command: str) -> None:
+    """Declare whether the running command prints JSON (``--json``), so that failures do too."""
+    _Output.json = enabled
+    _Output.command = command
+
+
+def literal(text: object) -> str:
+    """``text`` redacted and escaped, to embed in a Rich markup string: printed exactly as written."""
+    return escape(redact(str(text)))
+
+
 def fail(message: str, code: ExitCode, hint: str | None = None) -> typer.Exit:
-    """Print one clear error line (plus an optional hint) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    """Print one clear error line (plus an optional hint) and return the exit to raise.
+
+    ``message`` and ``hint`` are plain text (never markup). With ``--json``, stdout gets one document
+    ``{"ok": false, "command", "exitCode", "errors": [{"scope": "cli", "message"}]}``.
+    """
+    message = redact(message)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     if hint:
-        err_console.print(f"[dim]hint:[/] {hint}", highlight=False)
+        err_console.print(f"[dim]hint:[/] {literal(hint)}", highlight=False, soft_wrap=True)
+    if _Output.json:
+        document = {
+            "ok": False,
+            "command": _Output.command,
+            "exitCode": int(code),
+            "errors": [{"scope": "cli", "collection": None, "sourceId": None, "message": message}],
+        }
+        if hint:
+            document["hint"] = redact(hint)
+        out_console.file.write(json.dumps(document, ensure_ascii=False) + "\n")
+        out_console.file.flush()
     return typer.Exit(int(code))
+
+
+PB_CREDENTIALS_HINT = "set FPVSYNC_PB_EMAIL and FPVSYNC_PB_PASSWORD, or FPVSYNC_PB_TOKEN, to a PocketBase superuser"
+TRACKSIDE_HINT = (
+    "is FPVTrackside running with its web server on, at --trackside (or FPVSYNC_TRACKSIDE_URL)? "
+    "`fpvsync status` checks both servers"
+)
+PB_HINT = "is PocketBase running at --pb-url (or FPVSYNC_PB_URL)? `fpvsync pb serve` runs one"
+
+
+def error_exit(exc: FpvsyncError) -> typer.Exit:
+    """The message, hint and exit code of every fpvsync error: the one table the CLI answers from."""
+    if isinstance(exc, ConfigError):
+        return fail(str(exc), ExitCode.USAGE)
+    if isinstance(exc, AuthError):
+        return fail(str(exc), ExitCode.UNREACHABLE, hint=PB_CREDENTIALS_HINT)
+    if isinstance(exc, SourceUnreachable):
+        return fail(str(exc), ExitCode.UNREACHABLE, hint=TRACKSIDE_HINT)
+    if isinstance(exc, SinkUnreachable):
+        return fail(str(exc), ExitCode.UNREACHABLE, hint=PB_HINT)
+    if isinstance(exc, DocumentUnavailable):
+        return fail(f"FPVTrackside: {exc}", ExitCode.PARTIAL)
+    if isinstance(exc, SinkRejected):
+        return fail(f"PocketBase refused: {exc}", ExitCode.PARTIAL)
+    return fail(str(exc), ExitCode.PARTIAL)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from fpvsync.cli.app import ExitCode, app, err_console, fail
+from fpvsync.cli.app import app, err_console, error_exit, literal, use_json
 from fpvsync.cli.sync_commands import (
     DryRun,
     EventArg,
@@ -26,7 +26,7 @@ from fpvsync.cli.sync_commands import (
 from fpvsync.engine.poll import PollPolicy, WatchReport
 from fpvsync.engine.poll import poll as poll_once
 from fpvsync.engine.poll import watch as watch_loop
-from fpvsync.errors import AuthError, ConfigError
+from fpvsync.errors import FpvsyncError
 from fpvsync.summary import SyncSummary
 
 
@@ -68,6 +68,7 @@ def poll(
     if not watch:
         run_operation(
             lambda ctx: poll_once(ctx, event, policy),
+            command="poll",
             trackside=trackside,
             pb_url=pb_url,
             timezone=timezone,
@@ -76,6 +77,7 @@ def poll(
         )
         return
 
+    use_json(json_output, "poll")
     settings = load_settings(trackside, pb_url, timezone)
     stop = threading.Event()
 
@@ -89,26 +91,24 @@ def poll(
             emit(summary, json_output=True)
         elif summary.skipped or summary.written or summary.errors:
             stamp = datetime.now().strftime("%H:%M:%S")
-            err_console.print(f"{stamp} {summary}", highlight=False)
+            err_console.print(f"{stamp} {literal(summary)}", highlight=False)
             for error in summary.errors[:5]:
-                err_console.print(f"  [red]error:[/] {error}", highlight=False)
+                err_console.print(f"  [red]error:[/] {literal(error)}", highlight=False)
 
     def on_outage(message: str) -> None:
-        err_console.print(f"[bold red]unreachable:[/] {message} — retrying with backoff", highlight=False)
+        err_console.print(f"[bold red]unreachable:[/] {literal(message)} — retrying with backoff", highlight=False)
 
     def on_recovery(message: str) -> None:
-        err_console.print(f"[green]recovered:[/] {message}", highlight=False)
+        err_console.print(f"[green]recovered:[/] {literal(message)}", highlight=False)
 
     try:
         with sync_context(settings, dry_run=dry_run, tolerate_pb_down=True) as ctx:
             if not json_output:
-                target = f"event {event}" if event else "FPVTrackside's current event"
+                target = f"event {literal(event)}" if event else "FPVTrackside's current event"
                 err_console.print(f"polling {target} every {interval:g}s; Ctrl-C stops after the current pass")
             watch_loop(ctx, event, policy, WatchReport(on_pass, on_outage, on_recovery), stop, duration)
-    except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    except AuthError as exc:
-        raise fail(str(exc), ExitCode.UNREACHABLE) from None
+    except FpvsyncError as exc:
+        raise error_exit(exc) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -6,13 +6,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fpvsync.cli.app import literal
 from fpvsync.summary import SyncSummary
 
 COLUMNS = ("created", "updated", "unchanged", "deleted", "failed")
 
 
 def summary_table(summary: SyncSummary) -> Table:
-    title = f"fpvsync {summary.command}" + (f" · event {summary.event}" if summary.event else "")
+    title = f"fpvsync {summary.command}" + (f" · event {literal(summary.event)}" if summary.event else "")
     if summary.dry_run:
         title += " · dry run (nothing written)"
     table = Table(title=title, title_justify="left")
@@ -23,18 +24,18 @@ def summary_table(summary: SyncSummary) -> Table:
         cells = [str(counts[c]) if counts[c] else "[dim]0[/]" for c in COLUMNS]
         if counts["failed"]:
             cells[-1] = f"[bold red]{counts['failed']}[/]"
-        table.add_row(name, *cells)
+        table.add_row(literal(name), *cells)
     return table
 
 
 def print_summary(console: Console, summary: SyncSummary, *, max_lines: int = 20) -> None:
     if summary.skipped:
-        console.print(f"[yellow]skipped:[/] {summary.skipped}")
+        console.print(f"[yellow]skipped:[/] {literal(summary.skipped)}", highlight=False)
         return
     console.print(summary_table(summary))
     for label, items, style in (("warning", summary.warnings, "yellow"), ("error", summary.errors, "bold red")):
         for item in items[:max_lines]:
-            console.print(f"[{style}]{label}:[/] {item}", highlight=False, markup=True)
+            console.print(f"[{style}]{label}:[/] {literal(item)}", highlight=False, markup=True)
         if len(items) > max_lines:
             console.print(f"[{style}]… and {len(items) - max_lines} more {label}s[/] (use --json to see all)")
     state = "[green]ok[/]" if summary.ok else "[bold red]failed[/]" if summary.unreachable else "[yellow]partial[/]"

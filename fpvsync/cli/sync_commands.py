@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 
 from fpvsync import engine
-from fpvsync.cli.app import ExitCode, app, err_console, fail, out_console
+from fpvsync.cli.app import app, err_console, error_exit, out_console, use_json
 from fpvsync.cli.render import RichProgress, print_summary
 from fpvsync.config import Settings
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
-from fpvsync.errors import AuthError, ConfigError, SinkUnreachable, SourceUnreachable
+from fpvsync.errors import ConfigError, FpvsyncError, SinkUnreachable
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
@@ -42,17 +42,19 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Compute and print the s
 Operation = Callable[[engine.SyncContext], SyncSummary]
 
 
-def load_settings(trackside: str | None, pb_url: str | None, timezone: str | None) -> Settings:
+def load_settings(
+    trackside: str | None, pb_url: str | None, timezone: str | None, *, need_credentials: bool = True
+) -> Settings:
     """Settings from flags and environment, or a one-line usage error (exit 2)."""
     try:
         settings = Settings.load(trackside_url=trackside, pb_url=pb_url, timezone=timezone)
         settings.zone()
-        if not settings.has_pb_credentials():
+        if need_credentials and not settings.has_pb_credentials():
             raise ConfigError(
                 "no PocketBase superuser credentials: set FPVSYNC_PB_EMAIL and FPVSYNC_PB_PASSWORD, or FPVSYNC_PB_TOKEN"
             )
     except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
+        raise error_exit(exc) from None
     return settings
 
 
@@ -75,14 +77,8 @@ def sync_context(
                 if not tolerate_pb_down:
                     raise
             yield engine.SyncContext(client, sink, zone=settings.zone(), progress=progress)
-    except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    except AuthError as exc:
-        raise fail(
-            str(exc), ExitCode.UNREACHABLE, hint="check FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD or FPVSYNC_PB_TOKEN"
-        ) from None
-    except (SinkUnreachable, SourceUnreachable) as exc:
-        raise fail(str(exc), ExitCode.UNREACHABLE, hint="is the server running, and is the URL right?") from None
+    except FpvsyncError as exc:
+        raise error_exit(exc) from None
 
 
 def emit(summary: SyncSummary, json_output: bool) -> None:
@@ -96,6 +92,7 @@ def emit(summary: SyncSummary, json_output: bool) -> None:
 def run_operation(
     operation: Operation,
     *,
+    command: str,
     trackside: str | None,
     pb_url: str | None,
     timezone: str | None,
@@ -104,6 +101,7 @@ def run_operation(
     show_progress: bool = False,
 ) -> None:
     """The shared frame of every one-shot sync command: settings, connections, the engine call, output, exit code."""
+    use_json(json_output, command)
     settings = load_settings(trackside, pb_url, timezone)
     progress: Progress = NULL_PROGRESS
     if show_progress and not json_output and err_console.is_terminal:
@@ -130,6 +128,7 @@ def event_command(name: str, operation: EventOperation, help_text: str, *, show_
     ) -> None:
         run_operation(
             lambda ctx: operation(ctx, event),
+            command=name,
             trackside=trackside,
             pb_url=pb_url,
             timezone=timezone,
@@ -161,6 +160,7 @@ def race(
     """Sync one race with its laps, detections, game points, pilot channels and Result.json."""
     run_operation(
         lambda ctx: engine.race(ctx, event, race_id),
+        command="race",
         trackside=trackside,
         pb_url=pb_url,
         timezone=timezone,
