@@ -44,9 +44,20 @@ class Status:
         return 0 if self.trackside.ok and self.pocketbase.ok else 3
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
+        """The ``status --json`` document: camelCase keys like every other document, ``errors`` like a summary."""
+        document = {_camel(key): value for key, value in asdict(self).items()}
         document["ok"] = self.exit_code == 0
+        document["errors"] = [
+            {"scope": scope, "collection": None, "sourceId": None, "message": reach.error}
+            for scope, reach in (("source", self.trackside), ("pocketbase", self.pocketbase))
+            if not reach.ok
+        ]
         return document
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def gather(client: TracksideClient, sink: PocketBaseSink, event_id: str | None) -> Status:

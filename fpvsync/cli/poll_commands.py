@@ -69,6 +69,7 @@ def poll(
         run_operation(
             lambda ctx: poll_once(ctx, event, policy),
             command="poll",
+            event=event,
             trackside=trackside,
             pb_url=pb_url,
             timezone=timezone,

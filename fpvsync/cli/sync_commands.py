@@ -11,6 +11,7 @@ import typer
 
 from fpvsync import engine
 from fpvsync.cli.app import app, err_console, error_exit, out_console, use_json
+from fpvsync.cli.lookup import ensure_known
 from fpvsync.cli.render import RichProgress, print_summary
 from fpvsync.config import Settings
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
@@ -93,6 +94,8 @@ def run_operation(
     operation: Operation,
     *,
     command: str,
+    event: str | None = None,
+    race: str | None = None,
     trackside: str | None,
     pb_url: str | None,
     timezone: str | None,
@@ -107,6 +110,7 @@ def run_operation(
     if show_progress and not json_output and err_console.is_terminal:
         progress = RichProgress(err_console)
     with sync_context(settings, dry_run=dry_run, progress=progress) as ctx:
+        ensure_known(ctx.client, event, race)
         summary = operation(ctx)
     emit(summary, json_output)
     raise typer.Exit(summary.exit_code)
@@ -129,6 +133,7 @@ def event_command(name: str, operation: EventOperation, help_text: str, *, show_
         run_operation(
             lambda ctx: operation(ctx, event),
             command=name,
+            event=event,
             trackside=trackside,
             pb_url=pb_url,
             timezone=timezone,
@@ -161,6 +166,8 @@ def race(
     run_operation(
         lambda ctx: engine.race(ctx, event, race_id),
         command="race",
+        event=event,
+        race=race_id,
         trackside=trackside,
         pb_url=pb_url,
         timezone=timezone,
