@@ -33,7 +33,10 @@ def ensure_known(client: TracksideClient, event: str | None, race: str | None = 
         return
     if race_id is None:
         return
-    listed = document.data.get("Races") if isinstance(document.data, dict) else None
+    data = document.data
+    if isinstance(data, list) and data:  # Event.json holds a list with the event in it
+        data = data[0]
+    listed = data.get("Races") if isinstance(data, dict) else None
     if isinstance(listed, list) and race_id in {str(r).lower() for r in listed}:
         return
     try:

@@ -82,8 +82,13 @@ def make_private(directory: Path) -> list[Path]:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """Whether another process listens on ``host:port`` already (binding it fails)."""
+    """Whether another process listens on ``host:port`` already (binding it fails).
+
+    Like the server itself, the probe reuses the address, so that connections of a server just stopped (in
+    TIME_WAIT) do not count as "in use".
+    """
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
