@@ -48,6 +48,8 @@ class ExitCode(IntEnum):
     PARTIAL = 1
     USAGE = 2
     UNREACHABLE = 3
+    #: Stopped by Ctrl-C (SIGINT) before the end, as shells report it.
+    INTERRUPTED = 130
 
 
 class _Output:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from fpvsync import engine
-from fpvsync.cli.app import app, err_console, error_exit, out_console, use_json
+from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, out_console, use_json
+from fpvsync.cli.interrupt import CountingProgress, interrupted_message, record_interrupted
 from fpvsync.cli.lookup import ensure_known
 from fpvsync.cli.render import RichProgress, print_summary
 from fpvsync.config import Settings
@@ -106,12 +108,20 @@ def run_operation(
     """The shared frame of every one-shot sync command: settings, connections, the engine call, output, exit code."""
     use_json(json_output, command)
     settings = load_settings(trackside, pb_url, timezone)
-    progress: Progress = NULL_PROGRESS
+    shown: Progress = NULL_PROGRESS
     if show_progress and not json_output and err_console.is_terminal:
-        progress = RichProgress(err_console)
+        shown = RichProgress(err_console)
+    progress = CountingProgress(shown)
+    started_at = datetime.now(UTC)
     with sync_context(settings, dry_run=dry_run, progress=progress) as ctx:
         ensure_known(ctx.client, event, race)
-        summary = operation(ctx)
+        try:
+            summary = operation(ctx)
+        except KeyboardInterrupt:
+            progress.stop()
+            message = interrupted_message(progress)
+            record_interrupted(ctx.sink, command, event, started_at, message)
+            raise fail(message, ExitCode.INTERRUPTED) from None
     emit(summary, json_output)
     raise typer.Exit(summary.exit_code)
 
