@@ -46,8 +46,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from fpvsync import __version__
 from fpvsync.config import Settings
+from fpvsync.deadline import TOTAL_DEADLINE_FACTOR, deadline_transport
 from fpvsync.errors import DocumentUnavailable, SourceUnreachable
-from fpvsync.trackside.deadline import deadline_transport, total_deadline
 
 __all__ = ["EMPTY_BODY", "ZERO_GUID", "Document", "TracksideClient", "parse_current_event"]
 
@@ -73,8 +73,6 @@ _DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(25
 _LONG_DIGITS = b"0" * (_MAX_INT_DIGITS + 1)
 #: What an id from FPVTrackside must look like before it goes into a URL (a GUID, any case).
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-#: A request's total time limit, as a multiple of the per-operation ``timeout`` (a trickling server).
-TOTAL_DEADLINE_FACTOR: Final = 3.0
 _CURRENT_EVENT = re.compile(r"""new\s+EventManager\s*\(\s*(["'])events/([^"'/\\\s]+)/?\1\s*\)""")
 _T = TypeVar("_T")
 
@@ -227,7 +225,7 @@ class TracksideClient:
             limits=limits,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json, text/html;q=0.1"},
             follow_redirects=False,
-            transport=transport or deadline_transport(limits),
+            transport=transport or deadline_transport(limits, total=self.total_timeout),
         )
 
     @classmethod
@@ -379,8 +377,7 @@ class TracksideClient:
                 time.sleep(pause)
             self.requests_sent += 1
             try:
-                with total_deadline(self.total_timeout):
-                    response = self._http.get(path)
+                response = self._http.get(path)
             except httpx.TimeoutException as exc:
                 raise _NoAnswer(f"timed out ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:

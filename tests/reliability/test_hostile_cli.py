@@ -172,7 +172,7 @@ class Trickler:
                 writer.write(bytes([byte]))
                 await writer.drain()
                 await asyncio.sleep(self.pause)
-        except ConnectionError:
+        except (ConnectionError, asyncio.CancelledError):
             pass
         writer.close()
 
@@ -282,3 +282,19 @@ def test_current_answering_garbage_is_ignored_with_a_warning(
     if kind != "html":  # an old build without /current answers its HTML page: that is no warning
         warnings = [r for r in caplog.records if "/current" in r.getMessage()]
         assert len(warnings) == 1, [r.getMessage() for r in warnings]
+
+
+def test_a_trickling_pocketbase_hits_the_total_deadline(replay: ReplayServer, event: GeneratedEvent) -> None:
+    with Trickler() as url:
+        result = cli(
+            ["snapshot", event.event_id, "--json"],
+            None,
+            replay.url,
+            FPVSYNC_PB_URL=url,
+            FPVSYNC_PB_EMAIL="admin@example.com",
+            FPVSYNC_PB_PASSWORD="a-long-password",
+            FPVSYNC_PB_TIMEOUT="0.5",
+        )
+    assert result.exit_code == 3, result.stderr
+    assert "PocketBase" in result.stderr and "timed out" in result.stderr
+    assert one_json_document(result)["ok"] is False
