@@ -25,11 +25,12 @@ def status(
     """Show whether FPVTrackside and PocketBase answer, the last runs, record counts and pending changes."""
     use_json(json_output, "status")
     settings = load_settings(trackside, pb_url, None, need_credentials=False)
-    with (
-        TracksideClient(settings.trackside_url, timeout=settings.trackside_timeout, attempts=1) as client,
-        PocketBaseSink.from_settings(settings) as sink,
-    ):
-        result = gather(client, sink, event)
+    with TracksideClient(settings.trackside_url, timeout=settings.trackside_timeout, attempts=1) as client:
+        if settings.has_pb_credentials():
+            with PocketBaseSink.from_settings(settings) as sink:
+                result = gather(client, sink, event)
+        else:
+            result = gather(client, None, event, pb_url=settings.pb_base)
     if json_output:
         out_console.file.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -41,6 +42,8 @@ def render(result: Status) -> None:
     console = out_console
     for name, reach in (("FPVTrackside", result.trackside), ("PocketBase", result.pocketbase)):
         state = "[green]answers[/]" if reach.ok else f"[bold red]does not answer[/]: {literal(reach.error)}"
+        if reach.note:
+            state += f" [yellow]({literal(reach.note)})[/]"
         console.print(f"{name:<13} {literal(reach.url)}  {state}", highlight=False)
     console.print(
         f"event         {literal(result.event or '-')}"

@@ -298,3 +298,20 @@ def test_a_trickling_pocketbase_hits_the_total_deadline(replay: ReplayServer, ev
     assert result.exit_code == 3, result.stderr
     assert "PocketBase" in result.stderr and "timed out" in result.stderr
     assert one_json_document(result)["ok"] is False
+
+
+def test_status_works_without_credentials_for_what_needs_none(
+    pb: RunningPocketBase, replay: ReplayServer, event: GeneratedEvent
+) -> None:
+    bare = {"FPVSYNC_PB_URL": pb.url}
+    result = cli(["status", "--json"], None, replay.url, **bare)
+    assert result.exit_code == 0, result.stderr
+    document = one_json_document(result)
+    assert document["event"] == event.event_id
+    assert document["trackside"]["ok"] and document["pocketbase"]["ok"]
+    assert "no superuser credentials" in document["pocketbase"]["note"]
+    assert set(document) >= {"lastChange", "currentRace", "pending", "runs", "counts", "errors"}
+    assert not any("_" in key for key in document)
+
+    text = cli(["status"], None, replay.url, **bare)
+    assert text.exit_code == 0 and "no superuser credentials" in text.stdout.replace("\n", " ")
