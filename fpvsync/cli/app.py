@@ -9,12 +9,16 @@ offers ``--json`` calls :func:`use_json` first: a failure then also prints exact
 from __future__ import annotations
 
 import json
+import logging
 from enum import IntEnum
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from fpvsync import __version__, config
 from fpvsync.errors import (
     AuthError,
     ConfigError,
@@ -30,7 +34,7 @@ app = typer.Typer(
     name="fpvsync",
     help="Mirror FPVTrackside race timing data into PocketBase.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 pb_app = typer.Typer(help="Run and manage a local PocketBase with fpvsync's schema.", no_args_is_help=True)
@@ -53,10 +57,48 @@ class ExitCode(IntEnum):
 
 
 class _Output:
-    """How the running command reports: set once per command by :func:`use_json`."""
+    """How the running command reports: set once per command line (options before the command, :func:`use_json`)."""
 
     json = False
     command = ""
+    #: -1 with ``-q`` (errors only), 0 by default, 1 with ``-v`` (details and ids), 2 with ``-vv`` (debug log).
+    verbosity = 0
+
+
+def verbosity() -> int:
+    return _Output.verbosity
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out_console.print(f"fpvsync {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail (ids, retries); twice for a debug log.")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only (and --json documents).")] = False,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="Config file (TOML). Default: ./fpvsync.toml, else the user's config dir."),
+    ] = None,
+) -> None:
+    """Mirror FPVTrackside race timing data into PocketBase."""
+    _Output.verbosity = -1 if quiet else verbose
+    _Output.json = False
+    config.CONFIG_PATH = str(config_file) if config_file is not None else None
+    if verbose:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("fpvsync")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 def use_json(enabled: bool, command: str) -> None:

@@ -13,12 +13,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from fpvsync import config_sources
 from fpvsync.cli.app import ExitCode, err_console, fail, pb_app
 from fpvsync.config import Settings
 from fpvsync.errors import ConfigError, SinkUnreachable
 from fpvsync.pb.local import PRIVATE_DIR, LocalPocketBase, Superuser, make_private, port_in_use
 
-CREDENTIALS_FILE = "fpvsync-superuser.json"
+CREDENTIALS_FILE = config_sources.CREDENTIALS_FILE
 
 
 def load_or_create_superuser(settings: Settings, data_dir: Path) -> tuple[Superuser, Path | None]:
@@ -42,17 +43,17 @@ def load_or_create_superuser(settings: Settings, data_dir: Path) -> tuple[Superu
 
 def read_credentials(path: Path) -> Superuser:
     """The superuser stored by ``pb serve``; :class:`ConfigError` naming the file when it is damaged."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        email, password = data["email"], data["password"]
-        if not (isinstance(email, str) and isinstance(password, str) and email and len(password) >= 8):
-            raise ValueError("email and password (8 characters or more) must be strings")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"the credential file {path} is damaged ({type(exc).__name__}: {exc}); "
-            "delete it to generate a new superuser, or set FPVSYNC_PB_EMAIL and FPVSYNC_PB_PASSWORD"
-        ) from None
-    return Superuser(email, password)
+    stored = config_sources.read_credentials(path)
+    return Superuser(stored["email"], stored["password"])
+
+
+def remember_url(path: Path, superuser: Superuser, url: str) -> None:
+    """Note in the credential file which PocketBase it belongs to, so that fpvsync uses it for that one only."""
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"email": superuser.email, "password": superuser.password, "url": url}, handle)
+    os.replace(temporary, path)
 
 
 def _split_address(address: str) -> tuple[str, int]:
@@ -87,6 +88,8 @@ def serve(
         server = LocalPocketBase(data_dir.resolve(), host=host, port=port)
         server.upsert_superuser(superuser.email, superuser.password)
         server.start()
+        if stored is not None:
+            remember_url(stored, superuser, server.url)
     except ConfigError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
     except SinkUnreachable as exc:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import datetime
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from fpvsync.cli.app import app, err_console, error_exit, literal, use_json
+from fpvsync.cli.app import app, err_console, error_exit, literal, use_json, verbosity
 from fpvsync.cli.sync_commands import (
     DryRun,
     EventArg,
@@ -23,6 +22,7 @@ from fpvsync.cli.sync_commands import (
     run_operation,
     sync_context,
 )
+from fpvsync.cli.watch_report import HEARTBEAT_SECONDS, WatchTally
 from fpvsync.engine.poll import PollPolicy, WatchReport
 from fpvsync.engine.poll import poll as poll_once
 from fpvsync.engine.poll import watch as watch_loop
@@ -44,6 +44,10 @@ def poll(
     recent: Annotated[
         float, typer.Option("--recent", min=0.0, help="Races changed within this many seconds are re-read every pass.")
     ] = 300.0,
+    heartbeat: Annotated[
+        float,
+        typer.Option("--heartbeat", min=0.1, help="With --watch: seconds of quiet between two 'idle' lines."),
+    ] = HEARTBEAT_SECONDS,
     lock_wait: Annotated[
         float,
         typer.Option("--lock-wait", min=0.0, help="Seconds to wait for another pass of the event before skipping."),
@@ -87,14 +91,13 @@ def poll(
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
+    tally = WatchTally(err_console, heartbeat=heartbeat, quiet=verbosity() < 0)
+
     def on_pass(summary: SyncSummary) -> None:
         if json_output:
             emit(summary, json_output=True)
-        elif summary.skipped or summary.written or summary.errors:
-            stamp = datetime.now().strftime("%H:%M:%S")
-            err_console.print(f"{stamp} {literal(summary)}", highlight=False)
-            for error in summary.errors[:5]:
-                err_console.print(f"  [red]error:[/] {literal(error)}", highlight=False)
+        else:
+            tally.on_pass(summary)
 
     def on_outage(message: str) -> None:
         err_console.print(f"[bold red]unreachable:[/] {literal(message)} — retrying with backoff", highlight=False)
@@ -113,4 +116,6 @@ def poll(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not json_output:
+        err_console.print(tally.closing_line(), highlight=False, soft_wrap=True)
     raise typer.Exit(0)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from fpvsync.cli.app import literal
@@ -50,22 +58,30 @@ class RichProgress:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=console,
             transient=True,
         )
         self._task: TaskID | None = None
+        self._unit = ""
 
     def start(self, description: str, total: int) -> None:
         if self._task is None:
             self._progress.start()
         else:
             self._progress.remove_task(self._task)
-        self._task = self._progress.add_task(description, total=total)
+        self._task = self._progress.add_task(description, total=total, rate="")
+        self._unit = description
 
     def advance(self, n: int = 1) -> None:
         if self._task is not None:
             self._progress.advance(self._task, n)
+            speed = next(t.speed for t in self._progress.tasks if t.id == self._task)
+            if speed:
+                self._progress.update(self._task, rate=f"{speed:.1f} {self._unit}/s")
 
     def stop(self) -> None:
         if self._task is not None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from fpvsync import engine
-from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, out_console, use_json
+from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, literal, out_console, use_json, verbosity
 from fpvsync.cli.interrupt import CountingProgress, interrupted_message, record_interrupted
 from fpvsync.cli.lookup import ensure_known
 from fpvsync.cli.render import RichProgress, print_summary
@@ -88,6 +88,9 @@ def emit(summary: SyncSummary, json_output: bool) -> None:
     if json_output:
         out_console.file.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
         out_console.file.flush()
+    elif verbosity() < 0:
+        for error in summary.errors:
+            err_console.print(f"[bold red]error:[/] {literal(error)}", highlight=False, soft_wrap=True)
     else:
         print_summary(out_console, summary)
 
@@ -109,7 +112,7 @@ def run_operation(
     use_json(json_output, command)
     settings = load_settings(trackside, pb_url, timezone)
     shown: Progress = NULL_PROGRESS
-    if show_progress and not json_output and err_console.is_terminal:
+    if show_progress and not json_output and verbosity() >= 0 and err_console.is_terminal:
         shown = RichProgress(err_console)
     progress = CountingProgress(shown)
     started_at = datetime.now(UTC)

@@ -315,3 +315,24 @@ def test_status_works_without_credentials_for_what_needs_none(
 
     text = cli(["status"], None, replay.url, **bare)
     assert text.exit_code == 0 and "no superuser credentials" in text.stdout.replace("\n", " ")
+
+
+def test_watch_prints_a_heartbeat_while_idle_and_a_summary_when_it_stops(
+    pb: RunningPocketBase, replay: ReplayServer, event: GeneratedEvent
+) -> None:
+    assert cli(["full", event.event_id], pb, replay.url).exit_code == 0
+    result = cli(
+        ["poll", event.event_id, "--watch", "--for", "2", "--interval", "0.1", "--heartbeat", "0.5"], pb, replay.url
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert any(" idle: " in line and "nothing changed in the last" in line for line in lines), result.stderr
+    assert lines[-1].startswith("stopped after ") and "0 records written, 0 errors" in lines[-1], lines[-1]
+
+
+def test_quiet_prints_errors_only(pb: RunningPocketBase, replay: ReplayServer, event: GeneratedEvent) -> None:
+    result = cli(["-q", "snapshot", event.event_id], pb, replay.url)
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    (event.event_dir() / "Pilots.json").write_text("{half")
+    failed = cli(["-q", "snapshot", event.event_id], pb, replay.url, FPVSYNC_TRACKSIDE_ATTEMPTS="1")
+    assert failed.exit_code == 1 and "error:" in failed.stderr and failed.stdout == ""
