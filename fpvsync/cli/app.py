@@ -94,10 +94,12 @@ def _options(
     _Output.json = False
     config.CONFIG_PATH = str(config_file) if config_file is not None else None
     if verbose:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger = logging.getLogger("fpvsync")
-        logger.addHandler(handler)
+        if not any(getattr(h, "fpvsync_cli", False) for h in logger.handlers):
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            handler.fpvsync_cli = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 

@@ -14,14 +14,20 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from fpvsync.cli.app import literal
+from fpvsync.cli.app import literal, verbosity
+from fpvsync.names import humanize
 from fpvsync.summary import SyncSummary
 
 COLUMNS = ("created", "updated", "unchanged", "deleted", "failed")
 
 
+def named(summary: SyncSummary, text: object) -> str:
+    """``text`` for people, as markup: GUIDs replaced by names (names and GUIDs with ``-v``), printed literally."""
+    return literal(humanize(str(text), summary.names, with_ids=verbosity() > 0))
+
+
 def summary_table(summary: SyncSummary) -> Table:
-    title = f"fpvsync {summary.command}" + (f" · event {literal(summary.event)}" if summary.event else "")
+    title = f"fpvsync {summary.command}" + (f" · event {named(summary, summary.event)}" if summary.event else "")
     if summary.dry_run:
         title += " · dry run (nothing written)"
     table = Table(title=title, title_justify="left")
@@ -38,12 +44,12 @@ def summary_table(summary: SyncSummary) -> Table:
 
 def print_summary(console: Console, summary: SyncSummary, *, max_lines: int = 20) -> None:
     if summary.skipped:
-        console.print(f"[yellow]skipped:[/] {literal(summary.skipped)}", highlight=False)
+        console.print(f"[yellow]skipped:[/] {named(summary, summary.skipped)}", highlight=False)
         return
     console.print(summary_table(summary))
     for label, items, style in (("warning", summary.warnings, "yellow"), ("error", summary.errors, "bold red")):
         for item in items[:max_lines]:
-            console.print(f"[{style}]{label}:[/] {literal(item)}", highlight=False, markup=True)
+            console.print(f"[{style}]{label}:[/] {named(summary, item)}", highlight=False, markup=True)
         if len(items) > max_lines:
             console.print(f"[{style}]… and {len(items) - max_lines} more {label}s[/] (use --json to see all)")
     state = "[green]ok[/]" if summary.ok else "[bold red]failed[/]" if summary.unreachable else "[yellow]partial[/]"

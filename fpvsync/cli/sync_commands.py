@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 
 from fpvsync import engine
-from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, literal, out_console, use_json, verbosity
+from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, out_console, use_json, verbosity
 from fpvsync.cli.interrupt import CountingProgress, interrupted_message, record_interrupted
 from fpvsync.cli.lookup import ensure_known
-from fpvsync.cli.render import RichProgress, print_summary
+from fpvsync.cli.render import RichProgress, named, print_summary
 from fpvsync.config import Settings
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
 from fpvsync.errors import ConfigError, FpvsyncError, SinkUnreachable
@@ -90,7 +90,7 @@ def emit(summary: SyncSummary, json_output: bool) -> None:
         out_console.file.flush()
     elif verbosity() < 0:
         for error in summary.errors:
-            err_console.print(f"[bold red]error:[/] {literal(error)}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {named(summary, error)}", highlight=False, soft_wrap=True)
     else:
         print_summary(out_console, summary)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from rich.console import Console
 
-from fpvsync.cli.app import literal
+from fpvsync.cli.render import named
 from fpvsync.summary import SyncSummary
 
 #: Seconds between two heartbeat lines while nothing changes.
@@ -47,9 +47,9 @@ class WatchTally:
         if summary.skipped or summary.written or summary.errors:
             self._last_line, self._idle_since_line = now, 0
             if summary.errors or not self.quiet:
-                self.console.print(f"{stamp} {literal(summary)}", highlight=False, soft_wrap=True)
+                self.console.print(f"{stamp} {named(summary, summary)}", highlight=False, soft_wrap=True)
             for error in summary.errors[:5]:
-                self.console.print(f"  [red]error:[/] {literal(error)}", highlight=False, soft_wrap=True)
+                self.console.print(f"  [red]error:[/] {named(summary, error)}", highlight=False, soft_wrap=True)
             return
         self.idle += 1
         self._idle_since_line += 1

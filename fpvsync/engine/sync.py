@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
-from fpvsync import mapping
+from fpvsync import mapping, names
 from fpvsync.engine.pipeline import prefetch
 from fpvsync.engine.plan import Operation, ScopeChanges, delete_all, plan_collection
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
@@ -257,6 +257,7 @@ class EventRun:
         self.zone = mapping.event_zone(self.event, self.ctx.zone)
         self.rounds = {r.id: r for r in base.rounds.items or [] if r.id}
         self.rounds_known = base.rounds.items is not None
+        names.learn_event(self.summary.names, self.event, base.pilots.items or [], self.rounds.values())
         return True
 
     def learn_known(
@@ -399,6 +400,7 @@ class EventRun:
             return work
         race = race_doc.items[0]
         race.id = race.id or race_id
+        names.learn_race(self.summary.names, race, self.rounds.get(race.round) if race.round else None)
         work.ended = race.end is not None
         if results:
             path = race_path(self.event_id, race_id, "Result.json")
