@@ -38,6 +38,7 @@ from fpvsync.errors import (
     SourceUnreachable,
 )
 from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.redact import redact as redact_urls
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
 
@@ -202,7 +203,7 @@ class Service:
         for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
-        return text
+        return redact_urls(text)
 
 
 class PollLoop:
