@@ -107,7 +107,7 @@ def poll(
 
     try:
         with sync_context(settings, dry_run=dry_run, tolerate_pb_down=True) as ctx:
-            if not json_output:
+            if not json_output and verbosity() >= 0:
                 target = f"event {literal(event)}" if event else "FPVTrackside's current event"
                 err_console.print(f"polling {target} every {interval:g}s; Ctrl-C stops after the current pass")
             watch_loop(ctx, event, policy, WatchReport(on_pass, on_outage, on_recovery), stop, duration)
@@ -116,6 +116,6 @@ def poll(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not json_output:
+    if not json_output and verbosity() >= 0:
         err_console.print(tally.closing_line(), highlight=False, soft_wrap=True)
     raise typer.Exit(0)
