@@ -8,14 +8,15 @@ at once) tells "no such event" apart; the event's race list (or the race's own f
 from __future__ import annotations
 
 from fpvsync.engine.sources import checked_guid, event_path, race_path
-from fpvsync.errors import ConfigError, DocumentUnavailable, FpvsyncError
+from fpvsync.errors import ConfigError, DocumentUnavailable, FpvsyncError, SourceUnreachable
 from fpvsync.trackside.client import TracksideClient
 
 
 def ensure_known(client: TracksideClient, event: str | None, race: str | None = None) -> None:
     """Raise :class:`ConfigError` when FPVTrackside has no event ``event`` (or no race ``race`` in it).
 
-    Says nothing when it cannot tell (FPVTrackside unreachable, a half-written file): the run then reports that.
+    Says nothing when it cannot tell (FPVTrackside not answering, a half-written file): the run then reports it,
+    and records it in ``syncRuns``.
     """
     if event is None:
         return
@@ -28,8 +29,6 @@ def ensure_known(client: TracksideClient, event: str | None, race: str | None = 
             raise ConfigError(
                 f"event {event} not found on FPVTrackside at {client.display_url}{_known(client)}"
             ) from None
-        return
-    except FpvsyncError:
         return
     if race_id is None:
         return
@@ -44,7 +43,7 @@ def ensure_known(client: TracksideClient, event: str | None, race: str | None = 
     except DocumentUnavailable as exc:
         if exc.empty:
             raise ConfigError(f"race {race} not found in event {event} on FPVTrackside") from None
-    except FpvsyncError:
+    except SourceUnreachable:
         return
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -116,8 +117,12 @@ def run_operation(
         shown = RichProgress(err_console)
     progress = CountingProgress(shown)
     started_at = datetime.now(UTC)
+    try:  # a mistyped id is told at once, before PocketBase is even asked (one attempt: the run retries)
+        with TracksideClient.from_settings(replace(settings, trackside_attempts=1)) as client:
+            ensure_known(client, event, race)
+    except FpvsyncError as exc:
+        raise error_exit(exc) from None
     with sync_context(settings, dry_run=dry_run, progress=progress) as ctx:
-        ensure_known(ctx.client, event, race)
         try:
             summary = operation(ctx)
         except KeyboardInterrupt:
