@@ -117,19 +117,23 @@ def literal(text: object) -> str:
 def fail(message: str, code: ExitCode, hint: str | None = None) -> typer.Exit:
     """Print one clear error line (plus an optional hint) and return the exit to raise.
 
-    ``message`` and ``hint`` are plain text (never markup). With ``--json``, stdout gets one document
-    ``{"ok": false, "command", "exitCode", "errors": [{"scope": "cli", "message"}]}``.
+    ``message`` and ``hint`` are plain text (never markup). With ``--json``, stdout gets one document of the summary's
+    shape with nothing synced: ``{"ok": false, "command", "event": null, "collections": {}, "errors": [{"scope":
+    "cli", "message", ...}], "durationSeconds": 0, "exitCode"}``.
     """
     message = redact(message)
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     if hint:
         err_console.print(f"[dim]hint:[/] {literal(hint)}", highlight=False, soft_wrap=True)
-    if _Output.json:
-        document = {
+    if _Output.json:  # the documented summary shape, with nothing synced
+        document: dict[str, object] = {
             "ok": False,
             "command": _Output.command,
-            "exitCode": int(code),
+            "event": None,
+            "collections": {},
             "errors": [{"scope": "cli", "collection": None, "sourceId": None, "message": message}],
+            "durationSeconds": 0.0,
+            "exitCode": int(code),
         }
         if hint:
             document["hint"] = redact(hint)

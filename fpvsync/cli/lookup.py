@@ -30,6 +30,8 @@ def ensure_known(client: TracksideClient, event: str | None, race: str | None = 
                 f"event {event} not found on FPVTrackside at {client.display_url}{_known(client)}"
             ) from None
         return
+    except SourceUnreachable:
+        return
     if race_id is None:
         return
     data = document.data

@@ -19,7 +19,7 @@ from fpvsync.trackside.generator import GeneratedEvent
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
 from tests.reliability.invariants import cli
-from tests.sync_helpers import CliResult
+from tests.sync_helpers import CliResult, assert_summary_shape
 
 SECRET = "hunter2-" + uuid.uuid4().hex[:8]
 
@@ -122,6 +122,8 @@ def test_json_is_one_document_for_every_exit_code(
         assert document["ok"] is (code == 0), (args, document)
         if code:
             assert document["errors"], (args, document)
+        if args[0] != "status":
+            assert_summary_shape(document)
 
 
 # -- unknown ids -----------------------------------------------------------------------------------------------------
