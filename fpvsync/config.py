@@ -1,23 +1,45 @@
-"""Settings from command-line flags and the environment.
+"""Settings from command-line flags, the environment, ``.env``, a config file and ``pb serve``'s credential file.
 
-This is the only module that reads environment variables. Flags win over the environment, which wins over the
-defaults::
+This and :mod:`fpvsync.config_sources` (which says where each source is and which wins) are the only modules that
+read environment variables or config files. Every value is checked here, when read::
 
     settings = Settings.load(trackside_url="http://timing-laptop:8080")
+    settings.origins["pb_url"]   # "FPVSYNC_PB_URL", "--pb-url", "/home/me/fpvsync.toml", ... ("default" if unset)
 """
 
 from __future__ import annotations
 
-import os
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fpvsync import config_sources
 from fpvsync.errors import ConfigError
+from fpvsync.redact import has_userinfo, redact
 
-ENV_PREFIX = "FPVSYNC_"
+ENV_PREFIX = config_sources.ENV_PREFIX
+#: The config file named by ``fpvsync --config PATH`` (set once per command line by the CLI).
+CONFIG_PATH: str | None = None
 _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
+
+#: Accepted ranges of the numeric settings: (lowest, highest, lowest allowed itself). Checked when read.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "trackside_timeout": (0.0, 3600.0, False),
+    "pb_timeout": (0.0, 3600.0, False),
+    "min_request_interval": (0.0, 60.0, True),
+    "trackside_attempts": (1, 100, True),
+}
+
+
+def _flag(name: str) -> str:
+    return config_sources.OPTIONS[name]
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()
 
 
 @dataclass(frozen=True)
@@ -38,36 +60,55 @@ class Settings:
     min_request_interval: float = 0.002
     #: Seconds to wait for PocketBase before a request counts as failed.
     pb_timeout: float = 30.0
+    #: A credential file written by ``fpvsync pb serve`` to take the superuser's email and password from.
+    pb_credentials: str | None = None
+    #: Where each setting came from (see :mod:`fpvsync.config_sources`); settings not listed are defaults. Set by
+    #: :meth:`load` on the instance (not a field: it is not a setting).
+    origins: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from ``env`` (default ``os.environ``) with ``overrides`` (flags; ``None`` = unset)."""
-        env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        for field in fields(cls):
-            raw = env.get(ENV_PREFIX + field.name.upper())
-            if raw is not None and raw != "":
-                values[field.name] = _coerce(field.name, raw, field.type)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+    def load(cls, env: Mapping[str, str] | None = None, *, config: str | None = None, **overrides: object) -> Settings:
+        """Build settings from ``overrides`` (flags; ``None`` = unset), the environment, ``.env``, the config file
+        and the credential file, in that order of precedence.
+
+        With an explicit ``env`` mapping only it and ``overrides`` are read (no file): tests and embedding.
+        """
+        raw, origins = config_sources.gather(overrides, env, config or CONFIG_PATH, cls.pb_url)
+        kinds = {f.name: f.type for f in fields(cls)}
+        values = {name: _coerce(name, value, kinds[name], origins) for name, value in raw.items()}
         settings = replace(cls(), **values)  # type: ignore[arg-type]
+        object.__setattr__(settings, "origins", origins)
         settings.validate()
         return settings
 
+    def origin(self, name: str) -> str:
+        """Where setting ``name`` came from: an option, a variable, a file, or ``"default"``."""
+        return self.origins.get(name, "default")
+
     def validate(self) -> None:
-        """Raise :class:`ConfigError` for values that cannot work."""
+        """Raise :class:`ConfigError` naming the setting and what it accepts, for values that cannot work."""
         for name in ("trackside_url", "pb_url"):
             value = getattr(self, name)
             if not _URL.match(value):
                 raise ConfigError(
-                    f"{name.replace('_', '-')} {value!r} is not an http(s) URL "
-                    f"(set --{name.replace('_', '-')} or {ENV_PREFIX}{name.upper()})"
+                    f"{_flag(name)} {redact(value)!r} is not an http(s) URL (set {_flag(name)} or {_env(name)})"
                 )
+        if has_userinfo(self.pb_url):
+            raise ConfigError(
+                f"{_flag('pb_url')} {redact(self.pb_url)!r} carries a user or password: PocketBase would take it "
+                f"for Basic auth instead of the superuser token; remove it and set FPVSYNC_PB_EMAIL and "
+                f"FPVSYNC_PB_PASSWORD (or FPVSYNC_PB_TOKEN) instead"
+            )
         if self.timezone is not None:
             self.zone()
-        if self.trackside_attempts < 1:
-            raise ConfigError("trackside attempts must be at least 1")
-        if self.min_request_interval < 0 or self.trackside_timeout <= 0 or self.pb_timeout <= 0:
-            raise ConfigError("timeouts must be positive and the request interval not negative")
+        for name, (low, high, inclusive) in RANGES.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and (value >= low if inclusive else value > low) and value <= high):
+                bound = "at least" if inclusive else "greater than"
+                raise ConfigError(
+                    f"{_label(name, self.origins)}={value!r} is out of range: "
+                    f"use a number {bound} {low:g} and at most {high:g}"
+                )
 
     def zone(self) -> ZoneInfo | None:
         """The configured IANA zone, or ``None`` when not configured."""
@@ -101,13 +142,31 @@ class Settings:
         return f"Settings({inner})"
 
 
-def _coerce(name: str, raw: str, annotation: object) -> object:
+def _label(name: str, origins: Mapping[str, str]) -> str:
+    """How a message names setting ``name``: the variable or option it came from, or its key in a file."""
+    origin = origins.get(name)
+    if origin is None or origin.startswith(("--", ENV_PREFIX)):
+        return origin or _env(name)
+    return f"{name} (in {origin})"
+
+
+def _coerce(name: str, raw: object, annotation: object, origins: Mapping[str, str]) -> object:
     text = str(annotation)
+    if not text.startswith(("float", "int")):
+        if not isinstance(raw, str):
+            raise ConfigError(f"{_label(name, origins)}={raw!r} must be text")
+        return raw
+    kind = "a whole number" if text.startswith("int") else "a number"
     try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise ValueError(raw)
         if text.startswith("float"):
             return float(raw)
-        if text.startswith("int"):
-            return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number") from exc
-    return raw
+        if isinstance(raw, float):
+            raise ValueError(raw)
+        return int(raw)
+    except ValueError:
+        low, high, _ = RANGES.get(name, (0, 0, True))
+        raise ConfigError(
+            f"{_label(name, origins)}={raw!r} is not {kind}: use {kind} from {low:g} to {high:g}"
+        ) from None

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import httpx
+
 from fpvsync.engine import state
 from fpvsync.engine.sources import CHANNELS_PATH, checked_guid, event_path, race_path
 from fpvsync.errors import DocumentUnavailable, FpvsyncError
@@ -27,6 +29,8 @@ class Reachability:
     ok: bool
     url: str
     error: str | None = None
+    #: What could not be checked although the server answers (no credentials, say).
+    note: str | None = None
 
 
 @dataclass
@@ -47,19 +51,41 @@ class Status:
         return 0 if self.trackside.ok and self.pocketbase.ok else 3
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
+        """The ``status --json`` document: camelCase keys like every other document, ``errors`` like a summary."""
+        document = {_camel(key): value for key, value in asdict(self).items()}
         document["ok"] = self.exit_code == 0
+        document["errors"] = [
+            {"scope": scope, "collection": None, "sourceId": None, "message": reach.error}
+            for scope, reach in (("source", self.trackside), ("pocketbase", self.pocketbase))
+            if not reach.ok
+        ]
         return document
 
 
-def gather(client: TracksideClient, sink: PocketBaseSink, event_id: str | None) -> Status:
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+NO_CREDENTIALS_NOTE = (
+    "no superuser credentials: runs, record counts and pending changes need FPVSYNC_PB_EMAIL and "
+    "FPVSYNC_PB_PASSWORD, or FPVSYNC_PB_TOKEN"
+)
+
+
+def gather(client: TracksideClient, sink: PocketBaseSink | None, event_id: str | None, *, pb_url: str = "") -> Status:
+    """The status of ``event_id`` (default: FPVTrackside's current event). Without a ``sink`` (no credentials),
+    only whether PocketBase at ``pb_url`` answers is checked."""
     trackside = Reachability(True, client.display_url)
-    pocketbase = Reachability(True, sink.url)
+    pocketbase = Reachability(True, sink.url if sink is not None else pb_url)
     try:
         event_id = checked_guid(event_id) if event_id else client.current_event()
     except (FpvsyncError, DocumentUnavailable) as exc:
         trackside = Reachability(False, client.display_url, str(exc))
     status = Status(event_id, trackside, pocketbase)
+    if sink is None:
+        status.pocketbase = _health(pb_url)
+        return status
     try:
         sink.authenticate()
     except FpvsyncError as exc:
@@ -93,6 +119,18 @@ def gather(client: TracksideClient, sink: PocketBaseSink, event_id: str | None) 
     if status.trackside.ok:
         _compare(client, event_id, states, status)
     return status
+
+
+def _health(pb_url: str) -> Reachability:
+    """Whether PocketBase answers ``/api/health`` (needs no credentials)."""
+    try:
+        with httpx.Client(timeout=5.0, follow_redirects=False) as http:
+            answer = http.get(f"{pb_url.rstrip('/')}/api/health")
+    except httpx.HTTPError as exc:
+        return Reachability(False, pb_url, f"PocketBase at {pb_url} did not answer: {exc or type(exc).__name__}")
+    if answer.status_code != 200:
+        return Reachability(False, pb_url, f"PocketBase at {pb_url} answered HTTP {answer.status_code} to /api/health")
+    return Reachability(True, pb_url, note=NO_CREDENTIALS_NOTE)
 
 
 #: Which stored scope remembers each event-level document.

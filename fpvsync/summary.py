@@ -87,6 +87,9 @@ class SyncSummary:
     refused: bool = field(default=False, repr=False)
     #: Set when the run did not happen at all (e.g. another poll held the lock); shown instead of counts.
     skipped: str | None = None
+    #: Names of what the run read, by lower-case GUID (races, rounds, pilots, the event), for messages to people
+    #: (:mod:`fpvsync.names`); not part of the JSON document.
+    names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -115,6 +118,7 @@ class SyncSummary:
                 setattr(mine, what, getattr(mine, what) + n)
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
+        self.names.update(other.names)
 
     @property
     def written(self) -> int:

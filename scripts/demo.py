@@ -15,7 +15,7 @@ import threading
 import webbrowser
 from pathlib import Path
 
-from fpvsync.cli.pb_commands import load_or_create_superuser
+from fpvsync.cli.pb_commands import load_or_create_superuser, remember_url
 from fpvsync.config import Settings
 from fpvsync.pb.local import LocalPocketBase, free_port
 from fpvsync.trackside.generator import EventSpec, generate_event
@@ -71,6 +71,13 @@ def main() -> int:
         print(f"Dashboard : {pocketbase.url}/_/  (log in as {superuser.email}; password in {stored})")
         print(f"Races API : {pocketbase.url}/api/collections/races/records?sort=start")
         print(f"Laps API  : {pocketbase.url}/api/collections/laps/records?expand=pilot,race&perPage=5")
+        if stored is not None:
+            remember_url(stored, superuser, pocketbase.url)
+            print("\nTo use fpvsync against this demo from another shell, copy these lines:")
+            print(f"  export FPVSYNC_TRACKSIDE_URL={replay.url}")
+            print(f"  export FPVSYNC_PB_URL={pocketbase.url}")
+            print(f"  export FPVSYNC_PB_CREDENTIALS={stored}")
+            print("  fpvsync config    # shows what fpvsync will use, and from where")
         print("Both servers keep running. Press Ctrl-C to stop.", flush=True)
         if has_desktop():
             webbrowser.open(f"{pocketbase.url}/")

@@ -1023,6 +1023,17 @@ def test_every_model_reads_any_json_in_every_field(model: type[TracksideModel]) 
 
 
 @pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.__name__)
+def test_a_key_equal_to_a_fields_python_name_next_to_its_json_key_is_kept_with_a_note(
+    model: type[TracksideModel],
+) -> None:
+    """Found by hypothesis: ``{"standings": None, "ID": None, "Standings": None}`` kept "standings" silently."""
+    for name, info in model.model_fields.items():
+        if info.alias and info.alias != name:
+            doc = {name: None, "ID": None, info.alias: None}
+            _assert_nothing_lost(model, doc, model.model_validate(doc))
+
+
+@pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.__name__)
 def test_every_known_key_with_a_wrong_value(model: type[TracksideModel]) -> None:
     """Every known key at once holding something of a type no field takes."""
     doc = {key: {"unexpected": [1, "two"]} for key in json_keys(model)}

@@ -155,7 +155,7 @@ def test_unsafe_event_id_is_refused(replay: ReplayServer, tmp_path: Path) -> Non
     with TracksideClient(replay.url) as client, pytest.raises(ConfigError, match="not a plain id"):
         record_event(client, tmp_path / "out", "../x")
     replay.current_event = ".."
-    with TracksideClient(replay.url) as client, pytest.raises(DocumentUnavailable, match="not a plain id"):
+    with TracksideClient(replay.url) as client, pytest.raises(DocumentUnavailable, match="not a GUID"):
         record_event(client, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

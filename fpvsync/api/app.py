@@ -19,7 +19,7 @@ from fastapi.security import APIKeyHeader
 from fpvsync import __version__, engine
 from fpvsync.api.auth import TOKEN_CACHE_SECONDS, NotSuperuser
 from fpvsync.api.errors import ApiError, error_response, install_error_handlers
-from fpvsync.api.runs import MAX_RUNS, Command, Run
+from fpvsync.api.runs import LIVE_MIRROR_WAIT, MAX_RUNS, Command, Run
 from fpvsync.api.schemas import (
     EXAMPLE_GUID,
     GUID_PATTERN,
@@ -135,7 +135,7 @@ def _ingest_router(service: Service) -> APIRouter:
 
     def run_now(command: Command, event_id: str, operation: Operation) -> JSONResponse:
         run = Run(command, event_id.lower())
-        holder = service.events.claim(run.event, run.id)
+        holder = service.events.claim(run.event, run.id, wait_for_live_mirror=LIVE_MIRROR_WAIT)
         if holder is not None:
             raise _busy(run.event, holder)
         try:
@@ -181,7 +181,7 @@ def _ingest_router(service: Service) -> APIRouter:
     )
     def full(event_id: EventId) -> JSONResponse:
         run = Run("full", event_id.lower())
-        holder = service.events.claim(run.event, run.id)
+        holder = service.events.claim(run.event, run.id, wait_for_live_mirror=LIVE_MIRROR_WAIT)
         if holder is not None:
             raise _busy(run.event, holder)
         service.runs.add(run)

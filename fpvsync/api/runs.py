@@ -1,13 +1,16 @@
 """The runs the API started, and which event each one holds.
 
-One event is synced by one run at a time: a second request for a busy event is refused at once (409, naming the
-run that holds it) rather than queued. Runs are kept in memory, the last :data:`MAX_RUNS` of them, for
+One event is synced by one run at a time: a second request for an event a trigger is syncing is refused at once
+(409, naming the run that holds it) rather than queued. A trigger arriving during a live-mirror pass
+(``serve --poll``) waits for that pass to end, and the live mirror lets waiting triggers go first, so that a short
+poll interval never starves them. Runs are kept in memory, the last :data:`MAX_RUNS` of them, for
 ``GET /ingest/runs/{runId}``; PocketBase's ``syncRuns`` collection holds the durable record.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -114,23 +117,54 @@ class RunRegistry:
             return [r for r in self._runs.values() if r.status == "running"]
 
 
+#: The holder name of a live-mirror pass (``serve --poll``) in :class:`EventLocks`.
+LIVE_MIRROR: Final = "live-mirror"
+#: What :meth:`EventLocks.claim` answers the live mirror while a trigger waits for the event.
+TRIGGER_WAITING: Final = "trigger-waiting"
+#: The longest a trigger waits for a live-mirror pass of its event to end before answering 409.
+LIVE_MIRROR_WAIT: Final = 60.0
+
+
 class EventLocks:
-    """One run per event at a time: a non-blocking claim that names the run holding it."""
+    """One run per event at a time: a claim that names the run holding it.
+
+    Triggers wait (up to a limit) behind the live mirror; the live mirror never claims an event a trigger waits for.
+    """
 
     def __init__(self) -> None:
         self._holders: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._waiting: dict[str, int] = {}
+        self._changed = threading.Condition()
 
-    def claim(self, event_id: str, run_id: str) -> str | None:
-        """Claim ``event_id`` for ``run_id``; ``None`` when claimed, else the id of the run holding it."""
-        with self._lock:
+    def claim(self, event_id: str, run_id: str, *, wait_for_live_mirror: float = 0.0) -> str | None:
+        """Claim ``event_id`` for ``run_id``; ``None`` when claimed, else the id of the run holding it.
+
+        With ``wait_for_live_mirror``, a claim that finds a live-mirror pass holding the event waits that many
+        seconds at most for it to end. The live mirror itself (``run_id`` :data:`LIVE_MIRROR`) is answered
+        :data:`TRIGGER_WAITING` while a trigger waits.
+        """
+        with self._changed:
+            if run_id == LIVE_MIRROR and self._waiting.get(event_id):
+                return TRIGGER_WAITING
             holder = self._holders.get(event_id)
+            if holder == LIVE_MIRROR and wait_for_live_mirror > 0:
+                deadline = time.monotonic() + wait_for_live_mirror
+                self._waiting[event_id] = self._waiting.get(event_id, 0) + 1
+                try:
+                    while holder == LIVE_MIRROR and (left := deadline - time.monotonic()) > 0:
+                        self._changed.wait(left)
+                        holder = self._holders.get(event_id)
+                finally:
+                    self._waiting[event_id] -= 1
+                    if not self._waiting[event_id]:
+                        del self._waiting[event_id]
             if holder is not None:
                 return holder
             self._holders[event_id] = run_id
             return None
 
     def release(self, event_id: str, run_id: str) -> None:
-        with self._lock:
+        with self._changed:
             if self._holders.get(event_id) == run_id:
                 del self._holders[event_id]
+                self._changed.notify_all()

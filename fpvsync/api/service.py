@@ -24,7 +24,7 @@ import httpx
 from fpvsync import engine
 from fpvsync.api.auth import PROBE_TIMEOUT, TOKEN_CACHE_SECONDS, TokenVerifier
 from fpvsync.api.errors import http_reason, public_url
-from fpvsync.api.runs import MAX_RUNS, EventLocks, Run, RunRegistry, Side
+from fpvsync.api.runs import LIVE_MIRROR, MAX_RUNS, EventLocks, Run, RunRegistry, Side
 from fpvsync.api.schemas import Health, Reachability
 from fpvsync.config import Settings
 from fpvsync.engine.poll import PollPolicy, poll
@@ -38,6 +38,7 @@ from fpvsync.errors import (
     SourceUnreachable,
 )
 from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.redact import redact as redact_urls
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
 
@@ -47,7 +48,7 @@ logger = logging.getLogger("fpvsync.api")
 #: The longest wait between two live-mirror passes while FPVTrackside or PocketBase is down.
 POLL_MAX_BACKOFF: Final = 60.0
 #: What holds an event's claim while a live-mirror pass syncs it.
-POLL_HOLDER: Final = "live-mirror"
+POLL_HOLDER: Final = LIVE_MIRROR
 
 Operation = Callable[[engine.SyncContext], SyncSummary]
 
@@ -202,18 +203,19 @@ class Service:
         for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
-        return text
+        return redact_urls(text)
 
 
 class PollLoop:
     """``fpvsync serve --poll``: a live-mirror pass (:func:`fpvsync.engine.poll.poll`) over FPVTrackside's current
     event every ``interval`` seconds, in a thread, between :meth:`start` and :meth:`stop`.
 
-    Each pass claims its event in :attr:`Service.events`, like a trigger: while a trigger syncs the event the pass
-    is skipped, and a trigger arriving during a pass gets 409. The loop keeps one PocketBase sink (it logs in
-    again by itself) and shares the service's FPVTrackside client. While FPVTrackside or PocketBase is down (or no
-    event is open) the wait doubles up to :data:`POLL_MAX_BACKOFF`, with one log line when that starts and one when
-    it ends. Passes that wrote something or failed are logged; ``syncRuns`` records them too.
+    Each pass claims its event in :attr:`Service.events`, like a trigger: while a trigger syncs the event (or waits
+    for it) the pass is skipped, and a trigger arriving during a pass waits for it to end. The loop keeps one
+    PocketBase sink (it logs in again by itself) and shares the service's FPVTrackside client. While FPVTrackside
+    or PocketBase is down (or no event is open) the wait doubles up to :data:`POLL_MAX_BACKOFF`, with one log line
+    when that starts and one when it ends. Passes that wrote something or failed are logged; ``syncRuns`` records
+    them too.
     """
 
     def __init__(self, service: Service, interval: float) -> None:

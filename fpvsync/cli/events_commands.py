@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fpvsync.cli.app import ExitCode, app, err_console, fail, out_console
+from fpvsync.cli.app import ExitCode, app, err_console, fail, out_console, use_json
 from fpvsync.cli.sync_commands import PbUrl, Trackside
 from fpvsync.config import Settings
 from fpvsync.errors import ConfigError
@@ -27,6 +27,7 @@ def events(
 
     FPVTrackside's web server names only its open event; its other events show up here once mirrored.
     """
+    use_json(json_output, "events")
     try:
         settings = Settings.load(trackside_url=trackside, pb_url=pb_url)
     except ConfigError as exc:

@@ -11,13 +11,15 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from fpvsync import config_sources
 from fpvsync.cli.app import ExitCode, err_console, fail, pb_app
 from fpvsync.config import Settings
 from fpvsync.errors import ConfigError, SinkUnreachable
-from fpvsync.pb.local import LocalPocketBase, Superuser
+from fpvsync.pb.local import PRIVATE_DIR, LocalPocketBase, Superuser, make_private, port_in_use
 
-CREDENTIALS_FILE = "fpvsync-superuser.json"
+CREDENTIALS_FILE = config_sources.CREDENTIALS_FILE
 
 
 def load_or_create_superuser(settings: Settings, data_dir: Path) -> tuple[Superuser, Path | None]:
@@ -30,14 +32,28 @@ def load_or_create_superuser(settings: Settings, data_dir: Path) -> tuple[Superu
         return Superuser(settings.pb_email, settings.pb_password), None
     stored = data_dir / CREDENTIALS_FILE
     if stored.is_file():
-        data = json.loads(stored.read_text())
-        return Superuser(data["email"], data["password"]), stored
+        return read_credentials(stored), stored
     superuser = Superuser.generate()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     descriptor = os.open(stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump({"email": superuser.email, "password": superuser.password}, handle)
     return superuser, stored
+
+
+def read_credentials(path: Path) -> Superuser:
+    """The superuser stored by ``pb serve``; :class:`ConfigError` naming the file when it is damaged."""
+    stored = config_sources.read_credentials(path)
+    return Superuser(stored["email"], stored["password"])
+
+
+def remember_url(path: Path, superuser: Superuser, url: str) -> None:
+    """Note in the credential file which PocketBase it belongs to, so that fpvsync uses it for that one only."""
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"email": superuser.email, "password": superuser.password, "url": url}, handle)
+    os.replace(temporary, path)
 
 
 def _split_address(address: str) -> tuple[str, int]:
@@ -59,14 +75,25 @@ def serve(
     """
     try:
         host, port = _split_address(http)
+        if port_in_use(host, port):
+            raise SinkUnreachable(f"port {port} is in use by another process")
+        tightened = make_private(data_dir) if data_dir.is_dir() else []
+        if tightened:
+            err_console.print(
+                f"notice: made {escape(str(data_dir))} and {len(tightened)} path(s) in it readable only by you "
+                "(folders 0700, files 0600)",
+                highlight=False,
+            )
         superuser, stored = load_or_create_superuser(Settings.load(), data_dir)
         server = LocalPocketBase(data_dir.resolve(), host=host, port=port)
         server.upsert_superuser(superuser.email, superuser.password)
         server.start()
+        if stored is not None:
+            remember_url(stored, superuser, server.url)
     except ConfigError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
     except SinkUnreachable as exc:
-        raise fail(str(exc), ExitCode.UNREACHABLE, hint=f"is port {http} already in use?") from None
+        raise fail(str(exc), ExitCode.UNREACHABLE, hint="choose another with --http HOST:PORT") from None
 
     stop = threading.Event()
 

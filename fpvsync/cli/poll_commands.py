@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import datetime
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from fpvsync.cli.app import ExitCode, app, err_console, fail
+from fpvsync.cli.app import app, err_console, error_exit, literal, use_json, verbosity
 from fpvsync.cli.sync_commands import (
     DryRun,
     EventArg,
@@ -23,10 +22,11 @@ from fpvsync.cli.sync_commands import (
     run_operation,
     sync_context,
 )
+from fpvsync.cli.watch_report import HEARTBEAT_SECONDS, WatchTally
 from fpvsync.engine.poll import PollPolicy, WatchReport
 from fpvsync.engine.poll import poll as poll_once
 from fpvsync.engine.poll import watch as watch_loop
-from fpvsync.errors import AuthError, ConfigError
+from fpvsync.errors import FpvsyncError
 from fpvsync.summary import SyncSummary
 
 
@@ -44,6 +44,10 @@ def poll(
     recent: Annotated[
         float, typer.Option("--recent", min=0.0, help="Races changed within this many seconds are re-read every pass.")
     ] = 300.0,
+    heartbeat: Annotated[
+        float,
+        typer.Option("--heartbeat", min=0.1, help="With --watch: seconds of quiet between two 'idle' lines."),
+    ] = HEARTBEAT_SECONDS,
     lock_wait: Annotated[
         float,
         typer.Option("--lock-wait", min=0.0, help="Seconds to wait for another pass of the event before skipping."),
@@ -68,6 +72,8 @@ def poll(
     if not watch:
         run_operation(
             lambda ctx: poll_once(ctx, event, policy),
+            command="poll",
+            event=event,
             trackside=trackside,
             pb_url=pb_url,
             timezone=timezone,
@@ -76,6 +82,7 @@ def poll(
         )
         return
 
+    use_json(json_output, "poll")
     settings = load_settings(trackside, pb_url, timezone)
     stop = threading.Event()
 
@@ -84,32 +91,31 @@ def poll(
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
+    tally = WatchTally(err_console, heartbeat=heartbeat, quiet=verbosity() < 0)
+
     def on_pass(summary: SyncSummary) -> None:
         if json_output:
             emit(summary, json_output=True)
-        elif summary.skipped or summary.written or summary.errors:
-            stamp = datetime.now().strftime("%H:%M:%S")
-            err_console.print(f"{stamp} {summary}", highlight=False)
-            for error in summary.errors[:5]:
-                err_console.print(f"  [red]error:[/] {error}", highlight=False)
+        else:
+            tally.on_pass(summary)
 
     def on_outage(message: str) -> None:
-        err_console.print(f"[bold red]unreachable:[/] {message} — retrying with backoff", highlight=False)
+        err_console.print(f"[bold red]unreachable:[/] {literal(message)} — retrying with backoff", highlight=False)
 
     def on_recovery(message: str) -> None:
-        err_console.print(f"[green]recovered:[/] {message}", highlight=False)
+        err_console.print(f"[green]recovered:[/] {literal(message)}", highlight=False)
 
     try:
         with sync_context(settings, dry_run=dry_run, tolerate_pb_down=True) as ctx:
-            if not json_output:
-                target = f"event {event}" if event else "FPVTrackside's current event"
+            if not json_output and verbosity() >= 0:
+                target = f"event {literal(event)}" if event else "FPVTrackside's current event"
                 err_console.print(f"polling {target} every {interval:g}s; Ctrl-C stops after the current pass")
             watch_loop(ctx, event, policy, WatchReport(on_pass, on_outage, on_recovery), stop, duration)
-    except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    except AuthError as exc:
-        raise fail(str(exc), ExitCode.UNREACHABLE) from None
+    except FpvsyncError as exc:
+        raise error_exit(exc) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not json_output and verbosity() >= 0:
+        err_console.print(tally.closing_line(), highlight=False, soft_wrap=True)
     raise typer.Exit(0)

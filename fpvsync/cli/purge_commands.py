@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fpvsync import purge as purging
-from fpvsync.cli.app import ExitCode, app, err_console, fail
+from fpvsync.cli.app import ExitCode, app, err_console, fail, use_json
 from fpvsync.cli.sync_commands import DryRun, JsonOut, PbUrl, emit, load_settings, sync_context
 from fpvsync.engine.sources import checked_guid
 from fpvsync.errors import ConfigError, FpvsyncError
@@ -30,6 +30,7 @@ def purge(
 
     Pilots and channels stay while another mirrored event uses them. Sync runs stay (as history).
     """
+    use_json(json_output, "purge")
     try:
         event_id = checked_guid(event)
     except ConfigError as exc:

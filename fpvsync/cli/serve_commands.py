@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from fpvsync.cli.app import ExitCode, app, err_console, fail
+from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, literal
 from fpvsync.cli.sync_commands import PbUrl, Timezone, Trackside
 from fpvsync.config import Settings
 from fpvsync.errors import AuthError, ConfigError, SinkUnreachable
@@ -59,7 +59,7 @@ def serve(
 
         api = create_app(settings, poll_interval=interval if poll else None)
     except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
+        raise error_exit(exc) from None
 
     service = api.state.service
     try:
@@ -67,16 +67,14 @@ def serve(
             sink.authenticate()
     except AuthError as exc:
         service.close()
-        raise fail(
-            str(exc), ExitCode.UNREACHABLE, hint="check FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD or FPVSYNC_PB_TOKEN"
-        ) from None
+        raise error_exit(exc) from None
     except SinkUnreachable as exc:
-        err_console.print(f"[yellow]warning:[/] {exc}; syncs answer 503 until it is up", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {literal(exc)}; syncs answer 503 until it is up", highlight=False)
 
     if not _is_loopback(host):
         err_console.print(
-            f"[yellow]warning:[/] listening on {host}, beyond this machine: every /ingest route needs a superuser "
-            "token, which travels in clear without TLS in front",
+            f"[yellow]warning:[/] listening on {literal(host)}, beyond this machine: every /ingest route needs a "
+            "superuser token, which travels in clear without TLS in front",
             highlight=False,
         )
     _configure_logging()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fpvsync.cli.app import app, out_console
+from fpvsync.cli.app import app, literal, out_console, use_json
 from fpvsync.cli.sync_commands import EventArg, PbUrl, Trackside, load_settings
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.status import Status, gather
@@ -23,12 +23,14 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Show whether FPVTrackside and PocketBase answer, the last runs, record counts and pending changes."""
-    settings = load_settings(trackside, pb_url, None)
-    with (
-        TracksideClient(settings.trackside_url, timeout=settings.trackside_timeout, attempts=1) as client,
-        PocketBaseSink.from_settings(settings) as sink,
-    ):
-        result = gather(client, sink, event)
+    use_json(json_output, "status")
+    settings = load_settings(trackside, pb_url, None, need_credentials=False)
+    with TracksideClient(settings.trackside_url, timeout=settings.trackside_timeout, attempts=1) as client:
+        if settings.has_pb_credentials():
+            with PocketBaseSink.from_settings(settings) as sink:
+                result = gather(client, sink, event)
+        else:
+            result = gather(client, None, event, pb_url=settings.pb_base)
     if json_output:
         out_console.file.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -39,11 +41,13 @@ def status(
 def render(result: Status) -> None:
     console = out_console
     for name, reach in (("FPVTrackside", result.trackside), ("PocketBase", result.pocketbase)):
-        state = "[green]answers[/]" if reach.ok else f"[bold red]does not answer[/]: {reach.error}"
-        console.print(f"{name:<13} {reach.url}  {state}", highlight=False)
+        state = "[green]answers[/]" if reach.ok else f"[bold red]does not answer[/]: {literal(reach.error)}"
+        if reach.note:
+            state += f" [yellow]({literal(reach.note)})[/]"
+        console.print(f"{name:<13} {literal(reach.url)}  {state}", highlight=False)
     console.print(
-        f"event         {result.event or '-'}"
-        + (f"  (running race {result.current_race})" if result.current_race else "")
+        f"event         {literal(result.event or '-')}"
+        + (f"  (running race {literal(result.current_race)})" if result.current_race else "")
     )
     if result.pending is not None:
         if result.pending:
@@ -52,7 +56,7 @@ def render(result: Status) -> None:
                 "changed since the last sync:"
             )
             for path in result.pending:
-                console.print(f"              {path}", highlight=False)
+                console.print(f"              {literal(path)}", highlight=False)
         else:
             console.print(f"[green]in sync[/]       all {result.checked} checked documents are mirrored")
     console.print(f"last change   {result.last_change or 'never'}")
@@ -69,7 +73,7 @@ def render(result: Status) -> None:
         for run in result.runs:
             runs.add_row(
                 str(run["startedAt"]),
-                str(run["command"]),
+                literal(run["command"]),
                 "[green]yes[/]" if run["ok"] else "[red]no[/]",
                 str(run["written"]),
                 str(run["errorCount"]),

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from fpvsync import engine
-from fpvsync.cli.app import ExitCode, app, err_console, fail, out_console
-from fpvsync.cli.render import RichProgress, print_summary
+from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, out_console, use_json, verbosity
+from fpvsync.cli.interrupt import CountingProgress, interrupted_message, record_interrupted
+from fpvsync.cli.lookup import ensure_known
+from fpvsync.cli.render import RichProgress, named, print_summary
 from fpvsync.config import Settings
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
-from fpvsync.errors import AuthError, ConfigError, SinkUnreachable, SourceUnreachable
+from fpvsync.errors import ConfigError, FpvsyncError, SinkUnreachable
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
@@ -42,17 +46,19 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Compute and print the s
 Operation = Callable[[engine.SyncContext], SyncSummary]
 
 
-def load_settings(trackside: str | None, pb_url: str | None, timezone: str | None) -> Settings:
+def load_settings(
+    trackside: str | None, pb_url: str | None, timezone: str | None, *, need_credentials: bool = True
+) -> Settings:
     """Settings from flags and environment, or a one-line usage error (exit 2)."""
     try:
         settings = Settings.load(trackside_url=trackside, pb_url=pb_url, timezone=timezone)
         settings.zone()
-        if not settings.has_pb_credentials():
+        if need_credentials and not settings.has_pb_credentials():
             raise ConfigError(
                 "no PocketBase superuser credentials: set FPVSYNC_PB_EMAIL and FPVSYNC_PB_PASSWORD, or FPVSYNC_PB_TOKEN"
             )
     except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
+        raise error_exit(exc) from None
     return settings
 
 
@@ -75,20 +81,17 @@ def sync_context(
                 if not tolerate_pb_down:
                     raise
             yield engine.SyncContext(client, sink, zone=settings.zone(), progress=progress)
-    except ConfigError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    except AuthError as exc:
-        raise fail(
-            str(exc), ExitCode.UNREACHABLE, hint="check FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD or FPVSYNC_PB_TOKEN"
-        ) from None
-    except (SinkUnreachable, SourceUnreachable) as exc:
-        raise fail(str(exc), ExitCode.UNREACHABLE, hint="is the server running, and is the URL right?") from None
+    except FpvsyncError as exc:
+        raise error_exit(exc) from None
 
 
 def emit(summary: SyncSummary, json_output: bool) -> None:
     if json_output:
         out_console.file.write(json.dumps(summary.to_dict(), ensure_ascii=False) + "\n")
         out_console.file.flush()
+    elif verbosity() < 0:
+        for error in summary.errors:
+            err_console.print(f"[bold red]error:[/] {named(summary, error)}", highlight=False, soft_wrap=True)
     else:
         print_summary(out_console, summary)
 
@@ -96,6 +99,9 @@ def emit(summary: SyncSummary, json_output: bool) -> None:
 def run_operation(
     operation: Operation,
     *,
+    command: str,
+    event: str | None = None,
+    race: str | None = None,
     trackside: str | None,
     pb_url: str | None,
     timezone: str | None,
@@ -104,12 +110,26 @@ def run_operation(
     show_progress: bool = False,
 ) -> None:
     """The shared frame of every one-shot sync command: settings, connections, the engine call, output, exit code."""
+    use_json(json_output, command)
     settings = load_settings(trackside, pb_url, timezone)
-    progress: Progress = NULL_PROGRESS
-    if show_progress and not json_output and err_console.is_terminal:
-        progress = RichProgress(err_console)
+    shown: Progress = NULL_PROGRESS
+    if show_progress and not json_output and verbosity() >= 0 and err_console.is_terminal:
+        shown = RichProgress(err_console)
+    progress = CountingProgress(shown)
+    started_at = datetime.now(UTC)
+    try:  # a mistyped id is told at once, before PocketBase is even asked (one attempt: the run retries)
+        with TracksideClient.from_settings(replace(settings, trackside_attempts=1)) as client:
+            ensure_known(client, event, race)
+    except FpvsyncError as exc:
+        raise error_exit(exc) from None
     with sync_context(settings, dry_run=dry_run, progress=progress) as ctx:
-        summary = operation(ctx)
+        try:
+            summary = operation(ctx)
+        except KeyboardInterrupt:
+            progress.stop()
+            message = interrupted_message(progress)
+            record_interrupted(ctx.sink, command, event, started_at, message)
+            raise fail(message, ExitCode.INTERRUPTED) from None
     emit(summary, json_output)
     raise typer.Exit(summary.exit_code)
 
@@ -130,6 +150,8 @@ def event_command(name: str, operation: EventOperation, help_text: str, *, show_
     ) -> None:
         run_operation(
             lambda ctx: operation(ctx, event),
+            command=name,
+            event=event,
             trackside=trackside,
             pb_url=pb_url,
             timezone=timezone,
@@ -161,6 +183,9 @@ def race(
     """Sync one race with its laps, detections, game points, pilot channels and Result.json."""
     run_operation(
         lambda ctx: engine.race(ctx, event, race_id),
+        command="race",
+        event=event,
+        race=race_id,
         trackside=trackside,
         pb_url=pb_url,
         timezone=timezone,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
-from fpvsync import mapping
+from fpvsync import mapping, names
 from fpvsync.engine import state
 from fpvsync.engine.pipeline import prefetch
 from fpvsync.engine.plan import RELATIONS, Operation, ScopeChanges, delete_all, plan_collection
@@ -324,6 +324,7 @@ class EventRun:
         self.zone = mapping.event_zone(self.event, self.ctx.zone)
         self.rounds = {r.id: r for r in base.rounds.items or [] if r.id}
         self.rounds_known = base.rounds.items is not None
+        names.learn_event(self.summary.names, self.event, base.pilots.items or [], self.rounds.values())
         return True
 
     def learn_known(
@@ -520,6 +521,7 @@ class EventRun:
                 race_id,
             )
         race.id = race_id  # the folder (what Event.json lists and URLs name) is the race's identity
+        names.learn_race(self.summary.names, race, self.rounds.get(race.round) if race.round else None)
         work.ended = race.end is not None
         if results:
             path = race_path(self.event_id, race_id, "Result.json")

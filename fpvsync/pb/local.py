@@ -63,6 +63,48 @@ def public_dir() -> Path | None:
     return checkout if checkout.is_dir() else None
 
 
+def hooks_dir() -> Path:
+    """fpvsync's PocketBase hooks (the ``fpvsync-superuser`` command), shipped inside the package."""
+    return Path(str(resources.files("fpvsync.pb") / "hooks"))
+
+
+#: Modes of what ``pb serve`` keeps: the database holds the superuser's password hash and token key.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private(directory: Path) -> list[Path]:
+    """Create ``directory`` (0700) or tighten it and everything in it to 0700 (folders) / 0600 (files).
+
+    Returns the paths whose mode was changed, so that the caller can tell the user.
+    """
+    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    tightened = []
+    for path in [directory, *directory.rglob("*")]:
+        if path.is_symlink():
+            continue
+        wanted = PRIVATE_DIR if path.is_dir() else PRIVATE_FILE
+        if path.stat().st_mode & 0o777 & ~wanted:
+            path.chmod(wanted)
+            tightened.append(path)
+    return tightened
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process listens on ``host:port`` already (binding it fails).
+
+    Like the server itself, the probe reuses the address, so that connections of a server just stopped (in
+    TIME_WAIT) do not count as "in use".
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -106,8 +148,14 @@ class LocalPocketBase:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start ``pocketbase serve`` and wait until ``/api/health`` answers."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Start ``pocketbase serve`` and wait until ``/api/health`` answers.
+
+        Raises :class:`SinkUnreachable` when the port is taken by another process (whose ``/api/health`` would
+        otherwise pass for ours). The data directory and every file PocketBase creates are private to the user.
+        """
+        make_private(self.data_dir)
+        if port_in_use(self.host, self.port):
+            raise SinkUnreachable(f"port {self.port} is in use by another process ({self.host}:{self.port})")
         command = [
             str(pocketbase_binary()),
             "serve",
@@ -119,9 +167,11 @@ class LocalPocketBase:
         page = public_dir()
         if page is not None:
             command.append(f"--publicDir={page}")
-        log = self.log_path.open("ab")
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE), "ab")
         try:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, umask=0o077
+            )
         finally:
             log.close()
         self.wait_healthy(timeout)
@@ -145,19 +195,28 @@ class LocalPocketBase:
                 time.sleep(0.05)
 
     def upsert_superuser(self, email: str, password: str) -> None:
-        """Create the superuser, or reset its password (``pocketbase superuser upsert``)."""
+        """Create the superuser, or reset its password; the server may be running or not.
+
+        The password travels in the environment of a ``pocketbase fpvsync-superuser`` process (the command our
+        hook adds), never on a command line where any local user could read it.
+        """
         if len(password) < 8:
             raise ConfigError("the PocketBase superuser password needs at least 8 characters")
+        make_private(self.data_dir)
+        environment = {**os.environ, "FPVSYNC_SUPERUSER_EMAIL": email, "FPVSYNC_SUPERUSER_PASSWORD": password}
         result = subprocess.run(
-            [str(pocketbase_binary()), "superuser", "upsert", email, password, f"--dir={self.data_dir}"],
+            [str(pocketbase_binary()), "fpvsync-superuser", f"--dir={self.data_dir}", f"--hooksDir={hooks_dir()}"],
             capture_output=True,
             text=True,
             check=False,
+            env=environment,
+            umask=0o077,
         )
         if result.returncode != 0:
-            # PocketBase echoes nothing secret here, but keep the password out of the message regardless.
-            detail = (result.stderr or result.stdout).replace(password, "***").strip()
-            raise ConfigError(f"could not create the PocketBase superuser {email}: {detail}")
+            # The first line says why (PocketBase adds a Go stack trace); the password is never echoed, but keep
+            # it out of the message regardless.
+            lines = (result.stderr or result.stdout).replace(password, "***").strip().splitlines()
+            raise ConfigError(f"could not create the PocketBase superuser {email}: {lines[0] if lines else '?'}")
 
     def stop(self, kill: bool = False) -> None:
         """Stop the server (SIGTERM, or SIGKILL with ``kill=True`` to simulate a crash)."""

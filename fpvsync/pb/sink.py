@@ -39,11 +39,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
 
+import httpx
 from pocketbase import PocketBase
 from pocketbase.errors import ClientResponseError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from fpvsync.config import ENV_PREFIX, Settings
+from fpvsync.deadline import TOTAL_DEADLINE_FACTOR, deadline_transport
 from fpvsync.errors import AuthError, ConfigError, SinkRejected, SinkUnreachable
 from fpvsync.summary import SyncSummary
 
@@ -185,7 +187,9 @@ class PocketBaseSink:
         self._auth_lock = threading.RLock()
         self._count_lock = threading.Lock()
         #: The SDK client; its ``auth_store`` holds the current token.
-        self.client = PocketBase(self.url, auto_snake_case=False, timeout=timeout)
+        # A total deadline per request (three times the per-operation timeout): a trickling server cannot hang a run.
+        deadline = deadline_transport(httpx.Limits(), total=timeout * TOTAL_DEADLINE_FACTOR)
+        self.client = PocketBase(self.url, auto_snake_case=False, timeout=timeout, transport=deadline)
         self.client.before_send = self._count_request
 
     @classmethod

@@ -46,6 +46,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from fpvsync import __version__
 from fpvsync.config import Settings
+from fpvsync.deadline import TOTAL_DEADLINE_FACTOR, deadline_transport
 from fpvsync.errors import DocumentUnavailable, SourceUnreachable
 
 __all__ = ["EMPTY_BODY", "ZERO_GUID", "Document", "TracksideClient", "parse_current_event"]
@@ -70,6 +71,8 @@ _MAX_INT_DIGITS: Final = 300
 # `\d{301}` costs more than parsing the JSON).
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 _LONG_DIGITS = b"0" * (_MAX_INT_DIGITS + 1)
+#: What an id from FPVTrackside must look like before it goes into a URL (a GUID, any case).
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CURRENT_EVENT = re.compile(r"""new\s+EventManager\s*\(\s*(["'])events/([^"'/\\\s]+)/?\1\s*\)""")
 _T = TypeVar("_T")
 
@@ -202,6 +205,8 @@ class TracksideClient:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
+        #: No request lasts longer than this, however slowly the server sends.
+        self.total_timeout = timeout * TOTAL_DEADLINE_FACTOR
         #: The URL as shown in messages: without any user or password it may carry.
         self.display_url = str(httpx.URL(self.base_url).copy_with(username=None, password=None))
         self.attempts = attempts
@@ -212,13 +217,15 @@ class TracksideClient:
         self._lock = threading.Lock()
         self._last_end = float("-inf")
         self._supports_current: bool | None = None
+        self._current_warned = False
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY)
         self._http = httpx.Client(
             base_url=self.base_url + "/",
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY),
+            limits=limits,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json, text/html;q=0.1"},
             follow_redirects=False,
-            transport=transport,
+            transport=transport or deadline_transport(limits, total=self.total_timeout),
         )
 
     @classmethod
@@ -276,9 +283,11 @@ class TracksideClient:
             if event_id is None:
                 raise _Unusable(
                     'the index page names no event (no `new EventManager("events/<id>")`; '
-                    "is this FPVTrackside, with an event open?)",
+                    "is --trackside the address of FPVTrackside's web server, with an event open?)",
                     final=True,
                 )
+            if not GUID.match(event_id):
+                raise _Unusable(f"the index page names an event id that is not a GUID: {event_id[:80]!r}", final=True)
             return event_id
 
         return self._retrying("/", attempt)
@@ -287,11 +296,18 @@ class TracksideClient:
         """The race running now according to ``/current`` (newest builds only).
 
         ``None`` when no race is running (``null`` or the zero GUID) and when the build has no ``/current``
-        (it answers the HTML index page instead); :meth:`supports_current` tells the two apart.
+        (it answers the HTML index page instead); :meth:`supports_current` tells the two apart. An answer that
+        is not a race id (other JSON, a non-GUID such as a path, an HTTP error) is ignored like a build without
+        ``/current``, with one warning per client: such a value never goes into a URL.
         """
 
         def attempt() -> tuple[bool, str | None]:
-            response = self._send("current")
+            try:
+                response = self._send("current")
+            except _NoAnswer as exc:
+                if exc.why.startswith("HTTP 5"):
+                    raise _Unusable(exc.why, final=True) from exc
+                raise
             body = response.content
             if body.strip() and _looks_like_html(response, body):
                 return False, None
@@ -300,11 +316,22 @@ class TracksideClient:
                 raise _Unusable(f"unexpected answer: {body[:80]!r}", final=True)
             race = document.data["CurrentRace"]
             if race is not None and not isinstance(race, str):
-                raise _Unusable(f"CurrentRace is not a string: {race!r}", final=True)
+                raise _Unusable(f"CurrentRace is not a string: {race!r}"[:120], final=True)
             race = (race or "").strip()
-            return True, (None if race.lower() in ("", ZERO_GUID) else race)
+            if race and not GUID.match(race):
+                raise _Unusable(f"CurrentRace is not a race id: {race[:80]!r}", final=True)
+            return True, (None if race.lower() in ("", ZERO_GUID) else race.lower())
 
-        supported, race = self._retrying("current", attempt)
+        try:
+            supported, race = self._retrying("current", attempt)
+        except DocumentUnavailable as exc:
+            if not self._current_warned:
+                self._current_warned = True
+                logger.warning(
+                    "warning: ignoring FPVTrackside's /current (%s); finding the running race from the race files",
+                    exc.reason,
+                )
+            supported, race = False, None
         self._supports_current = supported
         return race
 
@@ -365,7 +392,8 @@ class TracksideClient:
             raise _NoAnswer(why) from httpx.HTTPStatusError(why, request=response.request, response=response)
         if status != 200:
             raise _Unusable(
-                f"HTTP {status} {response.reason_phrase} (FPVTrackside answers 200; is this FPVTrackside?)",
+                f"HTTP {status} {response.reason_phrase} (FPVTrackside answers 200: is --trackside the address "
+                "of FPVTrackside's web server?)",
                 final=True,
             )
         return response

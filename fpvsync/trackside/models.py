@@ -373,6 +373,9 @@ class TracksideModel(BaseModel):
     _nested_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
     # Fields whose values are lists: an error at (key, index) drops the item, not the whole list.
     _list_keys: ClassVar[frozenset[str]] = frozenset()
+    # Python field names that differ from their JSON key, with that key: a document holding both keys is read by
+    # the JSON key, and the other is kept aside with a note (see _shadowed).
+    _aliases_by_name: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -388,16 +391,42 @@ class TracksideModel(BaseModel):
                 nested.append((name, info.alias or name))
         cls._nested_fields = tuple(nested)
         cls._list_keys = frozenset(lists)
+        cls._aliases_by_name = {
+            name: info.alias for name, info in cls.model_fields.items() if info.alias and info.alias != name
+        }
 
     @model_validator(mode="wrap")
     @classmethod
     def _lenient(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if isinstance(data, dict) and not cls._aliases_by_name.keys().isdisjoint(data):
+            return cls._shadowed(data, handler)
         try:
             return handler(data)
         except ValidationError as exc:
             if not isinstance(data, dict):
                 raise  # not an object at all: the container (list or parse_list) drops it and says so
             return cls._salvaged(data, handler, exc)
+
+    @classmethod
+    def _shadowed(cls, data: dict[str, Any], handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Read ``data`` where a key equals a field's Python name: alone it fills the field (``populate_by_name``);
+        next to the field's JSON key, the JSON key wins and the other is kept in ``extras()`` with a note."""
+        shadowed = {name: data[name] for name, alias in cls._aliases_by_name.items() if name in data and alias in data}
+        if not shadowed:
+            try:
+                return handler(data)
+            except ValidationError as exc:
+                return cls._salvaged(data, handler, exc)
+        work = {key: value for key, value in data.items() if key not in shadowed}
+        try:
+            instance = handler(work)
+        except ValidationError as exc:
+            instance = cls._salvaged(work, handler, exc)
+        salvage = instance._salvage or _Salvage({}, [], {})
+        notes = [(name, f"ignored: {cls._aliases_by_name[name]} gives this value") for name in shadowed]
+        merged = _Salvage({**salvage.unread, **shadowed}, [*salvage.notes, *notes], salvage.positions)
+        object.__setattr__(instance, "_salvage", merged)
+        return instance
 
     @classmethod
     def _salvaged(cls, data: dict[str, Any], handler: ModelWrapValidatorHandler[Self], exc: ValidationError) -> Self:

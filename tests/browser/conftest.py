@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from fpvsync import engine
-from fpvsync.engine.poll import poll
+from fpvsync.engine.poll import PollFocus, poll
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
@@ -98,8 +98,11 @@ class LiveEvent:
     def full(self) -> None:
         assert engine.full(self.ctx, self.event.event_id).exit_code == 0
 
-    def poll(self) -> int:
-        summary = poll(self.ctx, self.event.event_id)
+    def poll(self, *races: str) -> int:
+        """One live-mirror pass; with ``races`` (source GUIDs), a pass targeted at them (as a notification of a
+        race's result triggers): an edit to a settled race is otherwise found within one rotation."""
+        focus = PollFocus(races=frozenset(races), event_documents=True) if races else None
+        summary = poll(self.ctx, self.event.event_id, focus=focus)
         assert summary.exit_code == 0
         return summary.written
 

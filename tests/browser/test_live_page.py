@@ -135,7 +135,7 @@ def test_the_leaderboard_reorders_when_a_result_changes(tab: PageWatch, live: Li
         if entry["ID"] == result["sourceId"]:
             entry["Points"] = 999
     path.write_text(json.dumps(entries))
-    assert live.poll() > 0
+    assert live.poll(str(race["sourceId"])) > 0
 
     first = table.locator("tbody tr").first
     expect(first.locator("td").nth(1)).to_have_text(name)

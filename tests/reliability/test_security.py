@@ -139,6 +139,37 @@ def test_no_write_on_any_collection_by_guests_or_normal_users(site: Site, actor:
     assert site.state() == before
 
 
+def _private(name: str) -> bool:
+    """System collections, bookkeeping (``sync`` prefix) and accounts: not for the public."""
+    return name.startswith(("_", "sync")) or name in ("documentHashes", SIGN_UP)
+
+
+@pytest.mark.parametrize("actor", ["guest", "user"])
+def test_reads_of_every_collection_show_the_public_data_only(site: Site, actor: str) -> None:
+    """List and view on every collection: race data is public; nobody sees another account's or fpvsync's own
+    records, or anything of PocketBase's system collections that is not their own."""
+    user = _login(site.pb.url, "users", "fan@example.test", "fan-password-1")["record"]["id"] if actor == "user" else ""
+    public: list[str] = []
+    with httpx.Client(base_url=site.pb.url, headers=_headers(site, actor), timeout=10) as client:
+        for collection in site.collections():
+            name = collection["name"]
+            every = site.admin_get(f"/api/collections/{name}/records", perPage=1000)["items"]
+            listing = client.get(f"/api/collections/{name}/records", params={"perPage": 1000})
+            shown = listing.json().get("items", []) if listing.status_code == 200 else []
+            if not _private(name):
+                assert listing.status_code == 200 and len(shown) == len(every), name
+                public.append(name)
+                continue
+            for record in shown:  # a user's own account (and PocketBase's notes about it), nothing else
+                assert user and user in (record.get("id"), record.get("recordRef")), (name, record)
+            for record in every:
+                if user and user in (record.get("id"), record.get("recordRef")):
+                    continue
+                view = client.get(f"/api/collections/{name}/records/{record['id']}")
+                assert 400 <= view.status_code < 500, (name, view.status_code)
+    assert {"events", "races", "laps", "pilots", "results"} <= set(public)
+
+
 def test_users_sign_up_is_closed(site: Site) -> None:
     body = {"email": "stranger@attacker.test", "password": "attacker-pass-1", "passwordConfirm": "attacker-pass-1"}
     answer = httpx.post(f"{site.pb.url}/api/collections/users/records", json=body)
