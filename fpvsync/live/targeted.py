@@ -1,0 +1,175 @@
+"""Targeted syncs: converge only some races (and, if asked, the event-level documents), remembering in memory what
+was applied so that re-reading an unchanged running race costs one GET and no PocketBase request.
+
+The live package talks to the engine only through :class:`TargetedSync`; :class:`EngineSync` implements it over
+today's :class:`~fpvsync.engine.poll.PollRun` (this module is the one place to change when the engine offers a
+targeted pass of its own)::
+
+    sync = EngineSync(ctx, event_id, PollPolicy())
+    outcome = sync.sync(frozenset({race_id}), event_documents=False, hint=RaceHint(race_id=race_id))
+    outcome.changed      # races whose documents differed from what was applied (and were converged)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fpvsync.engine.poll import PollPolicy, PollRun
+from fpvsync.engine.sources import entries_whole, load, race_path
+from fpvsync.engine.sync import RACE_CHILDREN, BaseDocuments, RaceWork, SyncContext
+from fpvsync.event_state import RaceHint
+from fpvsync.ids import record_id
+from fpvsync.pb import bookkeeping
+from fpvsync.summary import SyncSummary
+from fpvsync.trackside.models import Result
+
+__all__ = ["EngineSync", "SyncOutcome", "TargetedSync"]
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What a targeted sync did."""
+
+    summary: SyncSummary
+    #: Races (source GUIDs) whose documents differed from what was last applied.
+    changed: frozenset[str] = frozenset()
+    #: Races whose ``Race.json`` could not be read whole (missing, empty, half-written).
+    unavailable: frozenset[str] = frozenset()
+
+
+class TargetedSync(Protocol):
+    """Converge ``races`` (source GUIDs), plus the event-level documents and results when ``event_documents``."""
+
+    def sync(self, races: frozenset[str], event_documents: bool, hint: RaceHint | None) -> SyncOutcome: ...
+
+
+@dataclass
+class _Memory:
+    """What this process knows PocketBase holds, kept across targeted syncs."""
+
+    #: path -> sha256 of documents applied (as stored in the bookkeeping); ``None`` until first loaded.
+    applied: dict[str, str] | None = None
+    base: BaseDocuments | None = None
+    base_loaded_at: float = float("-inf")
+    unavailable: set[str] = field(default_factory=set)
+
+
+class EngineSync:
+    """:class:`TargetedSync` over today's engine. Not thread-safe: one worker calls it."""
+
+    def __init__(self, ctx: SyncContext, event_id: str, policy: PollPolicy, *, base_max_age: float = 30.0) -> None:
+        self.ctx = ctx
+        self.event_id = event_id
+        self.policy = policy
+        #: Event documents older than this are fetched again before a changed race is mapped.
+        self.base_max_age = base_max_age
+        self.memory = _Memory()
+
+    def sync(self, races: frozenset[str], event_documents: bool, hint: RaceHint | None) -> SyncOutcome:
+        run = _TargetedRun(self, races, event_documents)
+        run.race_hint = hint
+        summary = run.run(run.body)
+        self._remember(run)
+        return SyncOutcome(summary, frozenset(run.changed), frozenset(run.unavailable_races))
+
+    def forget(self) -> None:
+        """Drop what is remembered (the next sync reads the bookkeeping and event documents again)."""
+        self.memory = _Memory()
+
+    def _remember(self, run: _TargetedRun) -> None:
+        memory = self.memory
+        if memory.applied is None or run.summary.unreachable or run.summary.skipped or self.ctx.sink.dry_run:
+            return
+        if run.stored_changed:
+            failed = {error.scope for error in run.summary.errors}
+            for path, (scope, sha) in run.hashes.items():
+                if scope not in failed:
+                    memory.applied[path] = sha
+            for path in run.gone:
+                memory.applied.pop(path, None)
+
+
+class _TargetedRun(PollRun):
+    """A poll pass restricted to some races (and optionally the event documents)."""
+
+    def __init__(self, owner: EngineSync, races: frozenset[str], event_documents: bool) -> None:
+        super().__init__(owner.ctx, owner.event_id, owner.policy)
+        self.owner = owner
+        self.targets = sorted(races)
+        self.event_documents = event_documents
+        self.changed: set[str] = set()
+        self.unavailable_races: set[str] = set()
+        self.stored_changed = False
+
+    def body(self) -> None:
+        memory = self.owner.memory
+        if memory.applied is None:
+            memory.applied = bookkeeping.load_document_hashes(self.sink, self.event_id)
+        applied = memory.applied
+        self.states = {path: (sha, "") for path, sha in applied.items()}
+        self.stored_hashes = dict(applied)
+
+        base = self._base(fresh=self.event_documents)
+        base_changed = self.event_documents and any(d.sha256 is not None and self._differs(d) for d in base.all())
+        rollover = self.load_rollover_results() if self.event_documents else None
+        rollover_changed = rollover is not None and rollover.sha256 is not None and self._differs(rollover)
+
+        works: list[RaceWork] = []
+        for race_id in self.targets:
+            work = self.fetch_race(race_id, children=True, results=False, map_records=False)
+            if work.race.items is None:
+                self.unavailable_races.add(race_id)
+                self.report_unavailable_race(work, synced_before=work.race.path in applied)
+                continue
+            if self.event_documents or (work.ended and self._differs(work.race)):
+                self._load_result(work)
+            if self._race_changed(work):
+                works.append(work)
+                self.changed.add(race_id)
+        if not (base_changed or rollover_changed or works):
+            return
+
+        if not self.event_documents and time.monotonic() - memory.base_loaded_at > self.owner.base_max_age:
+            base = self._base(fresh=True)
+            base_changed = any(d.sha256 is not None and self._differs(d) for d in base.all())
+        if not self.prepare(base):
+            return
+        self.take_lock()
+        if base_changed:
+            self.apply_base(base)
+        else:
+            self.learn_known(base)
+            ids = " || ".join(f'id = "{record_id(w.race_id)}"' for w in works) or 'id = ""'
+            self.existing_races = self.sink.existing_hashes("races", ids)
+        if works:
+            self.load_children(RACE_CHILDREN, [w.race_id for w in works]).result()
+        for work in works:
+            self.map_race(work)
+            self.apply_race(work, children=True)
+        if base_changed:
+            stale = self.stale_races(self.race_ids())
+            if stale:
+                self.load_children(RACE_CHILDREN, record_ids=stale).result()
+                self.delete_stale_races(stale)
+        if rollover_changed and rollover is not None:
+            self.sync_rollover_results(rollover)
+        self.stored_changed = True
+
+    def _base(self, *, fresh: bool) -> BaseDocuments:
+        memory = self.owner.memory
+        if fresh or memory.base is None:
+            memory.base = self.load_base()
+            memory.base_loaded_at = time.monotonic()
+        return memory.base
+
+    def _load_result(self, work: RaceWork) -> None:
+        """``Result.json``, read only when it may have moved (the race ended, or results were announced)."""
+        path = race_path(self.event_id, work.race_id, "Result.json")
+        scope = f"race {work.race_id}"
+        work.result = load(self.client, path, Result, self.summary, scope, required=False, check=entries_whole)
+
+    def should_record_run(self) -> bool:
+        """Targeted syncs run per lap: only those that failed go to ``syncRuns`` (passes keep the heartbeat)."""
+        return not self.summary.skipped and bool(self.summary.errors or self.summary.unreachable)
