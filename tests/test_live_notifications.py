@@ -43,13 +43,13 @@ def test_legacy_shapes_are_told_apart_by_their_fields() -> None:
         True,
     )
     arm = parse_notification(body({"DateTime": "x", "Round": 3, "Race": 2, "Type": "Race", "State": "Arm"}))
-    assert (arm.kind, arm.race, arm.state, arm.event_documents) == ("RaceState", RaceRef(3, 2), "armed", False)
+    assert (arm.kind, arm.race, arm.state, arm.event_documents) == ("RaceState", RaceRef(3, 2, "Race"), "armed", False)
     end = parse_notification(body({"DateTime": "x", "Round": 3, "Race": 2, "Type": "Race", "State": "End"}))
     assert (end.state, end.event_documents) == ("ended", True)
     times_up = parse_notification(body({"Round": 1, "Race": 1, "Type": "Race", "State": "Times Up"}))
     assert times_up.race_changed and times_up.state is None
     pilots = parse_notification(body({"Round": 1, "Race": 4, "Type": "Race", "Pilots": [{"Name": "A"}]}))
-    assert (pilots.kind, pilots.race) == ("PilotRaceState", RaceRef(1, 4))
+    assert (pilots.kind, pilots.race) == ("PilotRaceState", RaceRef(1, 4, "Race"))
     assert parse_notification(body({"Name": "A", "CrashedOut": True, "ManuallySet": False})).kind == "PilotCrashedOut"
     assert parse_notification(body({"TimingSystemIndex": 1, "ChannelColorR": 1})).kind == "CaptureDetails"
 
@@ -103,7 +103,7 @@ def test_listen_addresses() -> None:
     assert parse_listen(":8765") == ("127.0.0.1", 8765)
     assert parse_listen("[::1]:8765") == ("::1", 8765)
     for bad in ("8765", "host:", "host:port", "h:70000"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"HOST:PORT|out of range"):
             parse_listen(bad)
 
 

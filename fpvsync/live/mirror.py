@@ -164,7 +164,7 @@ class LiveMirror:
             return
         work = Work(note.race_changed, note.event_documents, note.state, expect_change=note.race_changed)
         if note.race is not None:
-            self.queue.add(f"ref:{note.race.round}.{note.race.race}", work)
+            self.queue.add(f"ref:{note.race.round}.{note.race.race}.{note.race.race_type or ''}", work)
         elif note.race_changed or note.state is not None:
             self.queue.add(CURRENT, work)
         else:
@@ -235,8 +235,8 @@ class LiveMirror:
         if key == EVENT:
             return None
         if key.startswith("ref:"):
-            round_text, race_text = key.removeprefix("ref:").split(".")
-            found = self.finder.lookup(RaceRef(int(round_text), int(race_text)))
+            round_text, race_text, race_type = key.removeprefix("ref:").split(".", 2)
+            found = self.finder.lookup(RaceRef(int(round_text), int(race_text), race_type or None))
             if found is not None:
                 return found
         if key == CURRENT and self.loaded_race is not None:

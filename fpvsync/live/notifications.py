@@ -40,13 +40,16 @@ class NotificationError(ValueError):
 
 @dataclass(frozen=True)
 class RaceRef:
-    """A race as notifications name it: its round's number and its number within the round."""
+    """A race as notifications name it: its round's number, its number within the round, and the race type
+    (FPVTrackside numbers rounds per type: practice round 1 and race round 1 are two rounds)."""
 
     round: int
     race: int
+    race_type: str | None = None
 
     def __str__(self) -> str:
-        return f"round {self.round} race {self.race}"
+        kind = f"{self.race_type} " if self.race_type else ""
+        return f"{kind}round {self.round} race {self.race}"
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def _extension(data: dict[str, Any]) -> Notification:
     if known is None:  # Hello, and types newer than this reader: nothing to re-read
         return Notification("extension", kind, seq=seq)
     race_changed, event_documents, state = known
-    race = None if kind in _NO_RACE else _race_ref(data.get("round"), data.get("race"))
+    race = None if kind in _NO_RACE else _race_ref(data.get("round"), data.get("race"), data.get("raceType"))
     return Notification("extension", kind, race, race_changed, event_documents, state, seq)
 
 
@@ -137,10 +140,12 @@ def _legacy(data: dict[str, Any]) -> Notification:
         if not isinstance(state, str):
             raise NotificationError("RaceState.State is not a string")
         event_documents, hint = _LEGACY_STATES.get(state.strip().lower(), (False, None))
-        ref = _race_ref(data.get("Round"), data.get("Race"))
+        ref = _race_ref(data.get("Round"), data.get("Race"), data.get("Type"))
         return Notification("legacy", "RaceState", ref, True, event_documents, hint)
     if "Pilots" in data and "Round" in data:
-        return Notification("legacy", "PilotRaceState", _race_ref(data.get("Round"), data.get("Race")), True)
+        return Notification(
+            "legacy", "PilotRaceState", _race_ref(data.get("Round"), data.get("Race"), data.get("Type")), True
+        )
     if "CrashedOut" in data:
         return Notification("legacy", "PilotCrashedOut", None, True)
     if "LapNumber" in data and "TimingSystemIndex" in data:
@@ -150,14 +155,14 @@ def _legacy(data: dict[str, Any]) -> Notification:
     raise NotificationError(f"an object of no known shape (keys: {', '.join(sorted(map(str, data))[:8])})")
 
 
-def _race_ref(round_number: object, race_number: object) -> RaceRef | None:
+def _race_ref(round_number: object, race_number: object, race_type: object = None) -> RaceRef | None:
     """Both numbers, or ``None`` (``NextRace`` at the end of the schedule sends nulls)."""
     if round_number is None or race_number is None:
         return None
     if not _is_int(round_number) or not _is_int(race_number):
         raise NotificationError(f"round/race are not integers ({round_number!r}, {race_number!r})")
     assert isinstance(round_number, int) and isinstance(race_number, int)
-    return RaceRef(round_number, race_number)
+    return RaceRef(round_number, race_number, race_type if isinstance(race_type, str) and race_type else None)
 
 
 def _is_int(value: object) -> bool:

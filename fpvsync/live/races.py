@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from fpvsync.ids import record_id
 from fpvsync.live.notifications import RaceRef
@@ -17,6 +18,19 @@ from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
 
 __all__ = ["EventRaces", "current_race"]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    race_id: str
+    race_type: str
+    #: (valid, running, start): the larger wins among races sharing their numbers.
+    preference: tuple[bool, bool, str]
+
+
+def _type_key(race_type: str) -> str:
+    """Race types compared loosely (``Practise`` is FPVTrackside's older spelling of ``Practice``)."""
+    return race_type.strip().lower().replace("practise", "practice")
 
 
 class EventRaces:
@@ -29,35 +43,46 @@ class EventRaces:
         self.sink = sink
         self.event_id = event_id
         self.refresh_after = refresh_after
-        self._races: dict[RaceRef, str] = {}
+        self._races: dict[tuple[int, int], list[_Candidate]] = {}
         self._read_at = float("-inf")
         self._lock = threading.Lock()
 
     def lookup(self, ref: RaceRef) -> str | None:
         with self._lock:
-            found = self._races.get(ref)
+            found = self._pick(ref)
             if found is None and time.monotonic() - self._read_at >= self.refresh_after:
                 self._races = self._read()
                 self._read_at = time.monotonic()
-                found = self._races.get(ref)
+                found = self._pick(ref)
             return found
+
+    def _pick(self, ref: RaceRef) -> str | None:
+        """A race run again keeps its numbers (the old run is made invalid): the valid, running, newest one wins."""
+        wanted = _type_key(ref.race_type) if ref.race_type else None
+        found = [c for c in self._races.get((ref.round, ref.race), []) if wanted is None or c.race_type == wanted]
+        return max(found, key=lambda c: c.preference).race_id if found else None
 
     def current(self) -> str | None:
         return current_race(self.client, self.sink, self.event_id)
 
-    def _read(self) -> dict[RaceRef, str]:
+    def _read(self) -> dict[tuple[int, int], list[_Candidate]]:
         rid = record_id(self.event_id)
         rounds = {
-            str(r["id"]): r.get("roundNumber")
-            for r in self.sink.list_records("rounds", f'event = "{rid}"', "id,roundNumber")
+            str(r["id"]): (r.get("roundNumber"), _type_key(str(r.get("eventType") or "")))
+            for r in self.sink.list_records("rounds", f'event = "{rid}"', "id,roundNumber,eventType")
         }
-        index: dict[RaceRef, str] = {}
-        for race in self.sink.list_records("races", f'event = "{rid}"', "sourceId,raceNumber,round"):
-            round_number = rounds.get(str(race.get("round") or ""))
+        candidates: dict[tuple[int, int], list[_Candidate]] = {}
+        fields = "sourceId,raceNumber,round,valid,start,end"
+        for race in self.sink.list_records("races", f'event = "{rid}"', fields):
+            round_number, race_type = rounds.get(str(race.get("round") or ""), (None, ""))
             race_number = race.get("raceNumber")
             if isinstance(round_number, int | float) and isinstance(race_number, int | float):
-                index[RaceRef(int(round_number), int(race_number))] = str(race["sourceId"])
-        return index
+                start = str(race.get("start") or "")
+                running = bool(start) and not race.get("end")
+                preference = (bool(race.get("valid")), running, start)
+                key = (int(round_number), int(race_number))
+                candidates.setdefault(key, []).append(_Candidate(str(race["sourceId"]), race_type, preference))
+        return candidates
 
 
 def current_race(client: TracksideClient, sink: PocketBaseSink, event_id: str) -> str | None:
