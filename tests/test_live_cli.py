@@ -103,5 +103,6 @@ def test_replay_live_rings_poll_listen_and_the_laps_arrive(pb: RunningPocketBase
         replay_code, replay_err = _stop(replay)
         poll_code, poll_err = _stop(poller) if poller is not None else (0, "")
     assert "Traceback" not in replay_err and "Traceback" not in poll_err
+    assert replay_code == 0, replay_err
     assert poll_code == 0, poll_err
     assert "NotificationURL" in poll_err
