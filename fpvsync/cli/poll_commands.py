@@ -136,7 +136,7 @@ def poll(
                 watch_loop(ctx, event, policy, report, stop, duration)
             else:
                 options = LiveOptions(fast_interval=fast_interval, current_interval=max(interval, 1.0))
-                with live_mirror(ctx, event, policy, listen=address, options=options) as live:
+                with live_mirror(ctx, event, policy, listen=address, options=options, on_sync=on_pass) as live:
                     if live.problem is not None:
                         err_console.print(f"[yellow]warning:[/] {live.problem}; passes still run", highlight=False)
                     if live.receiver is not None and not json_output:

@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
@@ -32,6 +33,7 @@ from fpvsync.event_state import RaceHint, RaceState
 from fpvsync.live.notifications import Notification, NotificationError, RaceRef, parse_notification
 from fpvsync.live.targeted import TargetedSync
 from fpvsync.live.workqueue import CoalescingQueue
+from fpvsync.summary import SyncSummary
 
 __all__ = ["LiveMirror", "LiveOptions", "RaceFinder", "Work"]
 
@@ -88,8 +90,16 @@ class RaceFinder(Protocol):
 class LiveMirror:
     """Runs the inbox reader, the sync worker and the fast tier in daemon threads. ``start()``/``stop()``."""
 
-    def __init__(self, sync: TargetedSync, finder: RaceFinder, options: LiveOptions | None = None) -> None:
+    def __init__(
+        self,
+        sync: TargetedSync,
+        finder: RaceFinder,
+        options: LiveOptions | None = None,
+        on_sync: Callable[[SyncSummary], None] | None = None,
+    ) -> None:
         self.sync = sync
+        #: Told about every targeted sync that wrote something or failed.
+        self.on_sync = on_sync
         self.finder = finder
         self.options = options or LiveOptions()
         self.queue: CoalescingQueue[str, Work] = CoalescingQueue(Work.merge)
@@ -217,6 +227,9 @@ class LiveMirror:
             return
         outcome = self.sync.sync(races, work.event_documents, hint)
         self.stats["syncs"] += 1
+        summary = outcome.summary
+        if self.on_sync is not None and (summary.written or summary.errors):
+            self.on_sync(summary)
         if outcome.summary.unreachable:
             logger.warning("live mirror: %s", outcome.summary.unreachable)
             return

@@ -7,7 +7,7 @@ with live_mirror(ctx, event_id, policy, listen=("127.0.0.1", 8765), options=Live
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fpvsync.engine.poll import PollPolicy
@@ -18,6 +18,7 @@ from fpvsync.live.mirror import LiveMirror, LiveOptions
 from fpvsync.live.races import EventRaces
 from fpvsync.live.receiver import NotificationReceiver
 from fpvsync.live.targeted import EngineSync
+from fpvsync.summary import SyncSummary
 
 __all__ = ["Live", "live_mirror"]
 
@@ -38,6 +39,7 @@ def live_mirror(
     *,
     listen: tuple[str, int] | None,
     options: LiveOptions,
+    on_sync: Callable[[SyncSummary], None] | None = None,
 ) -> Iterator[Live]:
     """Start the live mirror (and the doorbell on ``listen``); stop both on exit.
 
@@ -50,7 +52,7 @@ def live_mirror(
         yield Live(None, None, f"no live mirror: {exc}")
         return
     sync = EngineSync(ctx, event, policy)
-    mirror = LiveMirror(sync, EventRaces(ctx.client, ctx.sink, event), options)
+    mirror = LiveMirror(sync, EventRaces(ctx.client, ctx.sink, event), options, on_sync)
     receiver = NotificationReceiver(*listen, on_body=mirror.ring) if listen else None
     if receiver is not None:
         receiver.start()

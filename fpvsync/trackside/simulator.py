@@ -216,17 +216,17 @@ class RaceSimulator:
     ) -> None:
         if self.sender is None:
             return
-        round_number = (self.rounds.get(race.get("Round")) or {}).get("RoundNumber")
-        race_number = race.get("RaceNumber")
+        round_ = self.rounds.get(race.get("Round")) or {}
+        names = {"round": round_.get("RoundNumber"), "race": race.get("RaceNumber"), "type": round_.get("EventType")}
         if self.options.notify_format == "extension":
-            body = self._extension(what, round_number, race_number, detection, offset)
+            body = self._extension(what, names, detection, offset)
         else:
-            body = self._legacy(what, round_number, race_number, race, detection, offset)
+            body = self._legacy(what, names, race, detection, offset)
         for item in body:
             self.sender.send(item)
 
     def _extension(
-        self, what: str, round_number: Any, race_number: Any, detection: dict[str, Any] | None, offset: float
+        self, what: str, names: dict[str, Any], detection: dict[str, Any] | None, offset: float
     ) -> list[dict[str, Any]]:
         types = {
             "load": ["RaceLoaded"],
@@ -239,8 +239,8 @@ class RaceSimulator:
         for kind in types:
             self._seq += 1
             ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}Z"
-            body: dict[str, Any] = {"type": kind, "ts": ts, "seq": self._seq, "round": round_number}
-            body["race"] = race_number
+            body: dict[str, Any] = {"type": kind, "ts": ts, "seq": self._seq}
+            body.update(round=names["round"], race=names["race"], raceType=names["type"])
             if detection is not None:
                 body.update(
                     detectionId=detection.get("ID"),
@@ -259,14 +259,13 @@ class RaceSimulator:
     def _legacy(
         self,
         what: str,
-        round_number: Any,
-        race_number: Any,
+        names: dict[str, Any],
         race: dict[str, Any],
         detection: dict[str, Any] | None,
         offset: float,
     ) -> list[dict[str, Any]]:
         stamp = datetime.now().strftime("%Y/%m/%d %H:%M:%S")
-        head = {"DateTime": stamp, "Round": round_number, "Race": race_number, "Type": "Race"}
+        head = {"DateTime": stamp, "Round": names["round"], "Race": names["race"], "Type": names["type"]}
         if what == "load":
             pilots = [{"Name": self._pilot_name(pc)} for pc in race.get("PilotChannels") or []]
             return [{**head, "Pilots": pilots}]
