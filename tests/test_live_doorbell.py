@@ -14,13 +14,14 @@ import httpx
 import pytest
 
 from fpvsync import engine
-from fpvsync.engine.poll import PollPolicy
+from fpvsync.engine.poll import PollPolicy, poll
 from fpvsync.event_state import RaceHint
 from fpvsync.ids import record_id
 from fpvsync.live.mirror import LiveOptions
 from fpvsync.live.runner import Live, live_mirror
 from fpvsync.live.targeted import EngineSync
 from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
@@ -231,3 +232,30 @@ def test_the_fast_tier_follows_the_running_race_without_notifications(
         assert running.receiver is None
         lap_id = add_lap(event, event.running_race_id, 40)
         wait_until(lap_stored(pb, lap_id), "the fast tier brought the lap")
+
+
+def test_a_pass_writing_the_same_race_in_between_does_not_mislead_what_is_remembered(
+    pb: RunningPocketBase, event: GeneratedEvent, ctx: engine.SyncContext
+) -> None:
+    race_id = event.running_race_id
+    assert race_id is not None
+    sync = EngineSync(ctx, event.event_id, PollPolicy())
+    add_lap(event, race_id, 50)
+    assert sync.sync(frozenset({race_id}), False, None).summary.errors == []
+    add_lap(event, race_id, 51)
+    assert poll(ctx, event.event_id).written == 2  # another writer: PocketBase moved behind the memory's back
+    add_lap(event, race_id, 52)
+    outcome = sync.sync(frozenset({race_id}), False, None)
+    assert outcome.summary.errors == []
+    assert changed_counts(outcome.summary) == {("detections", "created"): 1, ("laps", "created"): 1}
+    file_laps = {lap["ID"] for lap in read(event.race_file(race_id))[0]["Laps"]}
+    assert {r["sourceId"] for r in pb.records("laps", f'race = "{record_id(race_id)}"')} == file_laps
+
+
+def changed_counts(summary: SyncSummary) -> dict[tuple[str, str], int]:
+    return {
+        (name, what): n
+        for name, counts in summary.to_dict()["collections"].items()
+        for what, n in counts.items()
+        if what in ("created", "updated", "deleted", "failed") and n
+    }

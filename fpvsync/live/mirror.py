@@ -31,7 +31,7 @@ from typing import Final, Protocol
 from fpvsync.errors import FpvsyncError
 from fpvsync.event_state import RaceHint, RaceState
 from fpvsync.live.notifications import Notification, NotificationError, RaceRef, parse_notification
-from fpvsync.live.targeted import TargetedSync
+from fpvsync.live.targeted import SyncOutcome, TargetedSync
 from fpvsync.live.workqueue import CoalescingQueue
 from fpvsync.summary import SyncSummary
 
@@ -67,6 +67,8 @@ class Work:
     state: RaceState | None = None
     #: Re-read until the race's documents change (a notification said they would).
     expect_change: bool = False
+    #: Detections the race's file must hold (ExtensionMode names them): re-read until it does.
+    detections: frozenset[str] = frozenset()
     attempt: int = 0
 
     def merge(self, other: Work) -> Work:
@@ -75,6 +77,7 @@ class Work:
             event_documents=self.event_documents or other.event_documents,
             state=other.state or self.state,
             expect_change=self.expect_change or other.expect_change,
+            detections=self.detections | other.detections,
             attempt=min(self.attempt, other.attempt),
         )
 
@@ -172,7 +175,8 @@ class LiveMirror:
             self.stats["ignored"] += 1
             logger.debug("doorbell: %s %s needs no sync", note.format, note.kind)
             return
-        work = Work(note.race_changed, note.event_documents, note.state, expect_change=note.race_changed)
+        detections = frozenset({note.detection_id}) if note.detection_id else frozenset()
+        work = Work(note.race_changed, note.event_documents, note.state, note.race_changed, detections)
         if note.race is not None:
             self.queue.add(f"ref:{note.race.round}.{note.race.race}.{note.race.race_type or ''}", work)
         elif note.race_changed or note.state is not None:
@@ -233,14 +237,23 @@ class LiveMirror:
         if outcome.summary.unreachable:
             logger.warning("live mirror: %s", outcome.summary.unreachable)
             return
-        if race is None or not work.expect_change:
-            return
-        if race in outcome.changed and race not in outcome.unavailable:
+        if race is None or not work.expect_change or self._satisfied(race, work, outcome):
             return
         if work.attempt < self.options.retries:
             self._retry(f"race:{race}", replace(work, event_documents=False, attempt=work.attempt + 1))
         else:
             logger.info("live mirror: race %s unchanged after a notification (it may have been the same)", race)
+
+    @staticmethod
+    def _satisfied(race: str, work: Work, outcome: SyncOutcome) -> bool:
+        """Whether the read saw what the notification announced: its detection, else any change to the race.
+
+        (Without a detection id, a read finding nothing new may also mean an earlier read already had it.)"""
+        if race in outcome.unavailable:
+            return False
+        if work.detections:
+            return work.detections <= outcome.detections.get(race, frozenset())
+        return race in outcome.changed
 
     def _resolve(self, key: str) -> str | None:
         if key.startswith("race:"):

@@ -69,6 +69,8 @@ class Notification:
     state: RaceState | None = None
     #: ExtensionMode's sequence number (restarts at 1 when FPVTrackside restarts).
     seq: int | None = None
+    #: The detection's GUID (``DetectionExt``): the race's file holds it once it is written.
+    detection_id: str | None = None
 
     @property
     def wants_sync(self) -> bool:
@@ -131,7 +133,9 @@ def _extension(data: dict[str, Any]) -> Notification:
         return Notification("extension", kind, seq=seq)
     race_changed, event_documents, state = known
     race = None if kind in _NO_RACE else _race_ref(data.get("round"), data.get("race"), data.get("raceType"))
-    return Notification("extension", kind, race, race_changed, event_documents, state, seq)
+    detection = data.get("detectionId") if kind == "DetectionExt" else None
+    detection_id = detection.strip().lower() if isinstance(detection, str) and detection.strip() else None
+    return Notification("extension", kind, race, race_changed, event_documents, state, seq, detection_id)
 
 
 def _legacy(data: dict[str, Any]) -> Notification:

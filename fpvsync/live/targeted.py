@@ -22,6 +22,7 @@ from fpvsync.engine.sync import RACE_CHILDREN, BaseDocuments, RaceWork, SyncCont
 from fpvsync.event_state import RaceHint
 from fpvsync.ids import record_id
 from fpvsync.pb import bookkeeping
+from fpvsync.pb.sink import filter_string
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.models import Result
 
@@ -37,6 +38,8 @@ class SyncOutcome:
     changed: frozenset[str] = frozenset()
     #: Races whose ``Race.json`` could not be read whole (missing, empty, half-written).
     unavailable: frozenset[str] = frozenset()
+    #: The detection GUIDs (lower case) each race read holds.
+    detections: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class TargetedSync(Protocol):
@@ -53,7 +56,11 @@ class _Memory:
     applied: dict[str, str] | None = None
     base: BaseDocuments | None = None
     base_loaded_at: float = float("-inf")
-    unavailable: set[str] = field(default_factory=set)
+    #: Existing pilots and channels (``id -> syncHash``), read once per event documents read.
+    globals: tuple[dict[str, str], dict[str, str]] | None = None
+    #: What PocketBase holds for races this process wrote: race record id -> (race syncHash, children by
+    #: collection). Trusted only while the race's stored document hash is the one this process applied.
+    races: dict[str, tuple[str, dict[str, dict[str, str]]]] = field(default_factory=dict)
 
 
 class EngineSync:
@@ -72,7 +79,7 @@ class EngineSync:
         run.race_hint = hint
         summary = run.run(run.body)
         self._remember(run)
-        return SyncOutcome(summary, frozenset(run.changed), frozenset(run.unavailable_races))
+        return SyncOutcome(summary, frozenset(run.changed), frozenset(run.unavailable_races), run.detections)
 
     def forget(self) -> None:
         """Drop what is remembered (the next sync reads the bookkeeping and event documents again)."""
@@ -81,6 +88,7 @@ class EngineSync:
     def _remember(self, run: _TargetedRun) -> None:
         memory = self.memory
         if memory.applied is None or run.summary.unreachable or run.summary.skipped or self.ctx.sink.dry_run:
+            memory.races.clear()  # writes may have stopped half way
             return
         if run.stored_changed:
             failed = {error.scope for error in run.summary.errors}
@@ -89,6 +97,12 @@ class EngineSync:
                     memory.applied[path] = sha
             for path in run.gone:
                 memory.applied.pop(path, None)
+            for rid in run.forget_races:
+                memory.races.pop(rid, None)
+            if run.summary.errors:  # what failed is asked about again
+                memory.races.clear()
+            else:
+                memory.races.update(run.remember_races)
 
 
 class _TargetedRun(PollRun):
@@ -101,7 +115,11 @@ class _TargetedRun(PollRun):
         self.event_documents = event_documents
         self.changed: set[str] = set()
         self.unavailable_races: set[str] = set()
+        self.detections: dict[str, frozenset[str]] = {}
         self.stored_changed = False
+        #: Keyed by race source id (the scope's name) for the owner: what PocketBase now holds for each.
+        self.remember_races: dict[str, tuple[str, dict[str, dict[str, str]]]] = {}
+        self.forget_races: set[str] = set()
 
     def body(self) -> None:
         memory = self.owner.memory
@@ -123,6 +141,8 @@ class _TargetedRun(PollRun):
                 self.unavailable_races.add(race_id)
                 self.report_unavailable_race(work, synced_before=work.race.path in applied)
                 continue
+            if work.race.items:
+                self.detections[race_id] = frozenset(d.id.lower() for d in work.race.items[0].detections if d.id)
             if self.event_documents or (work.ended and self._differs(work.race)):
                 self._load_result(work)
             if self._race_changed(work):
@@ -138,16 +158,22 @@ class _TargetedRun(PollRun):
             return
         self.take_lock()
         if base_changed:
+            memory.globals = None
             self.apply_base(base)
         else:
-            self.learn_known(base)
-            ids = " || ".join(f'id = "{record_id(w.race_id)}"' for w in works) or 'id = ""'
-            self.existing_races = self.sink.existing_hashes("races", ids)
-        if works:
-            self.load_children(RACE_CHILDREN, [w.race_id for w in works]).result()
+            if memory.globals is None:
+                memory.globals = (self.sink.existing_hashes("pilots"), self.sink.existing_hashes("channels"))
+            self.learn_known(base, *memory.globals)
+        unknown = self._recall_races([w.race_id for w in works], listed=base_changed)
+        if unknown:
+            if not base_changed:
+                ids = " || ".join(f'id = "{record_id(r)}"' for r in unknown)
+                self.existing_races.update(self.sink.existing_hashes("races", ids))
+            self.load_children(RACE_CHILDREN, unknown).result()
         for work in works:
             self.map_race(work)
             self.apply_race(work, children=True)
+            self._note_race(work)
         if base_changed:
             stale = self.stale_races(self.race_ids())
             if stale:
@@ -156,6 +182,47 @@ class _TargetedRun(PollRun):
         if rollover_changed and rollover is not None:
             self.sync_rollover_results(rollover)
         self.stored_changed = True
+
+    def _recall_races(self, race_ids: list[str], *, listed: bool) -> list[str]:
+        """Fill :attr:`existing_races` and :attr:`children` from memory for the races whose stored document hash
+        is still the one this process applied (one request, under the lock: no other pass is writing). Returns
+        the races PocketBase must be asked about."""
+        memory = self.owner.memory
+        assert memory.applied is not None
+        held = {r: memory.races[record_id(r)] for r in race_ids if record_id(r) in memory.races}
+        if held:
+            paths = {r: race_path(self.event_id, r, "Race.json") for r in held}
+            where = " || ".join(f"path = {filter_string(p)}" for p in paths.values())
+            stored = {
+                str(item["path"]): str(item.get("sha256") or "")
+                for item in self.sink.list_records(bookkeeping.DOCUMENT_HASHES, where, "path,sha256")
+            }
+            for race_id, path in paths.items():
+                if stored.get(path) != memory.applied.get(path):  # another process wrote it meanwhile
+                    del held[race_id]
+                    memory.races.pop(record_id(race_id), None)
+        for race_id, (race_hash, children) in held.items():
+            rid = record_id(race_id)
+            if not listed:
+                self.existing_races[rid] = race_hash
+            for collection in RACE_CHILDREN:
+                self.children.setdefault(collection, {})[rid] = dict(children.get(collection, {}))
+        return [r for r in race_ids if r not in held]
+
+    def _note_race(self, work: RaceWork) -> None:
+        """What PocketBase holds for ``work``'s race once its writes succeed (the run's errors are checked after)."""
+        rid = record_id(work.race_id)
+        race_records = work.records.get("races") or []
+        if work.deleted or work.race.items is None or not race_records or not self.rounds_known:
+            self.forget_races.add(rid)
+            return
+        children = {c: dict(self.children.get(c, {}).get(rid, {})) for c in RACE_CHILDREN}
+        for collection in RACE_CHILDREN:
+            if collection == "gamePoints" and work.race.items[0].game_points is None:
+                continue  # left as it was
+            if collection in work.records:
+                children[collection] = {r.id: r.sync_hash for r in work.records[collection]}
+        self.remember_races[rid] = (race_records[0].sync_hash, children)
 
     def _base(self, *, fresh: bool) -> BaseDocuments:
         memory = self.owner.memory
