@@ -106,7 +106,8 @@ def play(
         simulator.close()
         arrivals.close()
         event.race_file(race_id).write_bytes(recorded)
-    latencies = sorted((arrivals.arrived[lap] - at) * 1000 for lap, at in written.items() if lap in arrivals.arrived)
+    in_order = [(arrivals.arrived[lap] - at) * 1000 for lap, at in written.items() if lap in arrivals.arrived]
+    latencies = sorted(in_order)
     return {
         "laps": len(written),
         "missed": len(set(written) - set(arrivals.arrived)),
@@ -115,6 +116,7 @@ def play(
         "max_ms": round(latencies[-1], 1) if latencies else None,
         "laptop_rps": round(requests / elapsed, 2),
         "seconds": round(elapsed, 1),
+        "latencies_ms": [round(ms) for ms in in_order],
     }
 
 

@@ -37,7 +37,10 @@ from fpvsync.summary import SyncSummary
 def poll(
     event: EventArg = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep polling until Ctrl-C/SIGTERM (or --for).")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between passes with --watch.")] = 2.0,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", min=0.1, help="Seconds between passes with --watch (default 2; 30 with --listen)."),
+    ] = None,
     duration: Annotated[
         float | None, typer.Option("--for", min=0.0, help="With --watch: stop after this many seconds.")
     ] = None,
@@ -78,12 +81,6 @@ def poll(
     Unchanged documents cause no PocketBase writes. Without EVENT, follows the event FPVTrackside has open.
     With --watch and --json, prints one JSON summary per pass (JSON Lines).
     """
-    policy = PollPolicy(
-        recent_seconds=recent,
-        settled_per_pass=settled_per_pass,
-        interval=interval if watch else 60.0,
-        lock_wait=lock_wait,
-    )
     if listen is not None and not watch:
         raise fail("--listen needs --watch", ExitCode.USAGE)
     try:
@@ -92,6 +89,14 @@ def poll(
         raise fail(f"--listen: {exc}", ExitCode.USAGE) from None
     if fast_interval is None:
         fast_interval = 0.0 if listen is not None else 0.2
+    if interval is None:  # with a doorbell, passes only catch what notifications missed
+        interval = 30.0 if listen is not None else 2.0
+    policy = PollPolicy(
+        recent_seconds=recent,
+        settled_per_pass=settled_per_pass,
+        interval=interval if watch else 60.0,
+        lock_wait=lock_wait,
+    )
     if not watch:
         run_operation(
             lambda ctx: poll_once(ctx, event, policy),

@@ -66,11 +66,12 @@ class _Memory:
 class EngineSync:
     """:class:`TargetedSync` over today's engine. Not thread-safe: one worker calls it."""
 
-    def __init__(self, ctx: SyncContext, event_id: str, policy: PollPolicy, *, base_max_age: float = 30.0) -> None:
+    def __init__(self, ctx: SyncContext, event_id: str, policy: PollPolicy, *, base_max_age: float = 120.0) -> None:
         self.ctx = ctx
         self.event_id = event_id
         self.policy = policy
-        #: Event documents older than this are fetched again before a changed race is mapped.
+        #: Event documents older than this are fetched again before a changed race is mapped (they are also read
+        #: whenever a sync asks for them: a notification of a race loaded or ended).
         self.base_max_age = base_max_age
         self.memory = _Memory()
 
