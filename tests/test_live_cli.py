@@ -3,6 +3,7 @@ and rings `fpvsync poll --watch --listen`, and every lap of the played race ends
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,10 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from fpvsync.ids import record_id
 from fpvsync.pb.local import free_port
-from fpvsync.trackside.generator import EventSpec, generate_event
+from fpvsync.trackside.generator import EventSpec, generate_event, write_json
 from fpvsync.trackside.models import parse_date
+from fpvsync.trackside.replay import ReplayServer
 from fpvsync.trackside.simulator import RaceSimulator
 from tests.conftest import RunningPocketBase
 from tests.sync_helpers import read, run_cli
@@ -106,3 +110,39 @@ def test_replay_live_rings_poll_listen_and_the_laps_arrive(pb: RunningPocketBase
     assert replay_code == 0, replay_err
     assert poll_code == 0, poll_err
     assert "NotificationURL" in poll_err
+
+
+def test_serve_listen_rings_the_same_doorbell(pb: RunningPocketBase, tmp_path: Path) -> None:
+    event = generate_event(tmp_path / "trackside", EventSpec(seed=4, pilots=8, rounds=2))
+    api_port, doorbell_port = free_port(), free_port()
+    with ReplayServer(event.root, current_event=event.event_id) as replay:
+        assert run_cli(["full", event.event_id, "--json"], pb, replay.url).exit_code == 0
+        env = {
+            **os.environ,
+            "FPVSYNC_PB_URL": pb.url,
+            "FPVSYNC_PB_EMAIL": pb.email,
+            "FPVSYNC_PB_PASSWORD": pb.password,
+            "FPVSYNC_TRACKSIDE_URL": replay.url,
+        }
+        server = _start(["serve", "--port", str(api_port), "--listen", f"127.0.0.1:{doorbell_port}"], env)
+        try:
+            race_id = event.running_race_id
+            assert race_id is not None
+            race = read(event.race_file(race_id))
+            lap = {**race[0]["Laps"][-1], "ID": "5e4e0000-0000-4000-8000-000000000001"}
+            detection = {**race[0]["Detections"][-1], "ID": "5e4e0000-0000-4000-8000-000000000002"}
+            lap["Detection"] = detection["ID"]
+            race[0]["Detections"].append(detection)
+            race[0]["Laps"].append(lap)
+            write_json(event.race_file(race_id), race)
+            note = {"TimingSystemIndex": 0, "LapNumber": 9, "Time": 50.0, "IsLapEnd": True, "PilotName": "x"}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not pb.records("laps", f'sourceId = "{lap["ID"]}"'):
+                with contextlib.suppress(httpx.HTTPError):  # until the doorbell is up
+                    httpx.put(f"http://127.0.0.1:{doorbell_port}/", json=note, timeout=2)
+                time.sleep(0.5)
+            assert pb.records("laps", f'sourceId = "{lap["ID"]}"')
+        finally:
+            code, err = _stop(server)
+    assert "Traceback" not in err
+    assert code == 0, err
