@@ -189,19 +189,27 @@ class LiveMirror:
     def _fast_tier(self) -> None:
         asked_at = float("-inf")
         while not self._stop.wait(self.options.fast_interval):
-            now = time.monotonic()
-            if now - asked_at >= self.options.current_interval:
-                asked_at = now
-                try:
-                    race = self.finder.current()
-                except FpvsyncError as exc:
-                    logger.debug("fast tier: could not tell the current race: %s", exc)
-                    continue
-                self.loaded_race = race
-                self.running = race is not None
-            race = self.loaded_race
-            if race is not None and self.running:
-                self.queue.add(f"race:{race}", Work(race_changed=True))
+            try:
+                asked_at = self._tick(asked_at)
+            except Exception:  # a bug here must not end the live mirror
+                logger.exception("fast tier: tick failed")
+
+    def _tick(self, asked_at: float) -> float:
+        """Queue a re-read of the running race; ask which race runs once ``current_interval`` has passed."""
+        now = time.monotonic()
+        if now - asked_at >= self.options.current_interval:
+            asked_at = now
+            try:
+                race = self.finder.current()
+            except FpvsyncError as exc:
+                logger.debug("fast tier: could not tell the current race: %s", exc)
+                return asked_at
+            self.loaded_race = race
+            self.running = race is not None
+        race = self.loaded_race
+        if race is not None and self.running:
+            self.queue.add(f"race:{race}", Work(race_changed=True))
+        return asked_at
 
     # -- the worker -----------------------------------------------------------------------------------------------
 

@@ -58,8 +58,9 @@ class EventRaces:
 
     def _pick(self, ref: RaceRef) -> str | None:
         """A race run again keeps its numbers (the old run is made invalid): the valid, running, newest one wins."""
+        candidates = self._races.get((ref.round, ref.race), [])
         wanted = _type_key(ref.race_type) if ref.race_type else None
-        found = [c for c in self._races.get((ref.round, ref.race), []) if wanted is None or c.race_type == wanted]
+        found = [c for c in candidates if c.race_type == wanted] or candidates  # a type named differently: any
         return max(found, key=lambda c: c.preference).race_id if found else None
 
     def current(self) -> str | None:
