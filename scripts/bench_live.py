@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from fpvsync import engine, mapping
-from fpvsync.engine.poll import PollPolicy, WatchReport, watch
+from fpvsync.engine.poll import PollPolicy, WatchReport, poll, watch
 from fpvsync.live.mirror import LiveOptions
 from fpvsync.live.runner import live_mirror
 from fpvsync.pb.local import LocalPocketBase
@@ -186,8 +186,11 @@ def idle_rps(ctx: engine.SyncContext, replay: ReplayServer, event_id: str, secon
     with _passes(ctx, event_id, 2.0), live_mirror(ctx, event_id, PollPolicy(), listen=None, options=options):
         time.sleep(seconds)
     rps = (replay.requests_served - before) / (time.monotonic() - started)
+    before = replay.requests_served
+    poll(ctx, event_id, PollPolicy(interval=2.0))
+    per_pass = replay.requests_served - before
     replay.current_race = "auto"
-    return {"laptop_rps": round(rps, 2), "seconds": seconds}
+    return {"laptop_rps": round(rps, 2), "seconds": seconds, "requests_per_pass": per_pass}
 
 
 def live_bench(
