@@ -200,7 +200,7 @@ def live_bench(
     sink_for: Callable[[LocalPocketBase], PocketBaseSink],
     log: Callable[[str], None],
     *,
-    speed: float = 3.0,
+    speed: float = 2.0,
     idle_seconds: float = 20.0,
 ) -> Json:
     """All live figures on ``event`` (already synced into ``pb`` with ``full``)."""

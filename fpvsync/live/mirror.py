@@ -214,6 +214,10 @@ class LiveMirror:
     # -- the worker -----------------------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        try:
+            self.sync.warm()
+        except Exception as exc:  # the first sync reads it all then
+            logger.warning("live mirror: could not read ahead: %s", exc)
         while not self._stop.is_set():
             item = self.queue.get(timeout=0.2)
             if item is None:

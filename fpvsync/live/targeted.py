@@ -47,6 +47,9 @@ class TargetedSync(Protocol):
 
     def sync(self, races: frozenset[str], event_documents: bool, hint: RaceHint | None) -> SyncOutcome: ...
 
+    def warm(self) -> None:
+        """Read ahead what every sync needs, so that the first lap does not wait for it. Raises sync errors."""
+
 
 @dataclass
 class _Memory:
@@ -81,6 +84,19 @@ class EngineSync:
         summary = run.run(run.body)
         self._remember(run)
         return SyncOutcome(summary, frozenset(run.changed), frozenset(run.unavailable_races), run.detections)
+
+    def warm(self) -> None:
+        memory = self.memory
+        sink = self.ctx.sink
+        if memory.applied is None:
+            memory.applied = bookkeeping.load_document_hashes(sink, self.event_id)
+        if memory.globals is None:
+            memory.globals = (sink.existing_hashes("pilots"), sink.existing_hashes("channels"))
+        if memory.base is None:
+            run = _TargetedRun(self, frozenset(), False)
+            run.event_id = self.event_id
+            memory.base = run.load_base()
+            memory.base_loaded_at = time.monotonic()
 
     def forget(self) -> None:
         """Drop what is remembered (the next sync reads the bookkeeping and event documents again)."""
