@@ -145,4 +145,4 @@ def test_serve_listen_rings_the_same_doorbell(pb: RunningPocketBase, tmp_path: P
         finally:
             code, err = _stop(server)
     assert "Traceback" not in err
-    assert code == 0, err
+    assert code in (0, -signal.SIGTERM), err  # uvicorn re-raises the SIGTERM it caught once it has shut down
