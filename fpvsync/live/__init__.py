@@ -4,5 +4,6 @@ running race without push, and targeted syncs that touch only what a notificatio
 Modules, one job each: :mod:`~fpvsync.live.notifications` (parsing, pure), :mod:`~fpvsync.live.receiver` (HTTP),
 :mod:`~fpvsync.live.workqueue` (coalescing), :mod:`~fpvsync.live.races` (naming races),
 :mod:`~fpvsync.live.targeted` (the engine adapter), :mod:`~fpvsync.live.mirror` (the worker and the fast tier),
-:mod:`~fpvsync.live.simulator` (playing races in real time for demos, tests and the benchmark).
+:mod:`~fpvsync.live.runner` (wiring for the commands). Races are played live for demos, tests and the benchmark by
+:mod:`fpvsync.trackside.simulator`.
 """
