@@ -126,11 +126,13 @@ def _p95(values: list[float]) -> float:
 
 @contextlib.contextmanager
 def _passes(ctx: engine.SyncContext, event_id: str, interval: float) -> Iterator[None]:
-    """`poll --watch` passes every ``interval`` seconds in a thread (as the command runs them)."""
-    stop = threading.Event()
-    report = WatchReport(lambda _: None, lambda _: None, lambda _: None)
+    """`poll --watch` passes every ``interval`` seconds in a thread (as the command runs them), entered once the
+    first pass is over: a live mirror is started before the race, not as it begins."""
+    stop, first = threading.Event(), threading.Event()
+    report = WatchReport(lambda _: first.set(), lambda _: first.set(), lambda _: None)
     thread = threading.Thread(target=watch, args=(ctx, event_id, PollPolicy(interval=interval), report, stop))
     thread.start()
+    first.wait(120)
     try:
         yield
     finally:

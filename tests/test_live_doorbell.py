@@ -128,6 +128,13 @@ def test_a_legacy_detection_brings_the_running_races_new_lap(
     wait_until(lap_stored(pb, lap_id), "the lap reached PocketBase")
     stored = pb.records("laps", f'sourceId = "{lap_id}"')[0]
     assert stored["race"] == record_id(event.running_race_id)
+    eid = record_id(event.event_id)
+
+    def bumped() -> bool:
+        states = pb.records("eventState", f'id = "{eid}"')
+        return bool(states) and "laps" in (states[0]["changedCollections"] or [])
+
+    wait_until(bumped, "eventState names the laps written")  # front ends re-read on changeSeq
 
 
 def test_an_extension_detection_names_its_race_by_round_and_number(

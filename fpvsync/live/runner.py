@@ -53,6 +53,7 @@ def live_mirror(
         return
     sync = EngineSync(ctx, event, policy)
     mirror = LiveMirror(sync, EventRaces(ctx.client, ctx.sink, event), options, on_sync)
+    sync.more_waiting = lambda: mirror.queue.pending() > 0
     receiver = NotificationReceiver(*listen, on_body=mirror.ring) if listen else None
     if receiver is not None:
         receiver.start()

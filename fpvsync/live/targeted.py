@@ -13,13 +13,15 @@ targeted pass of its own)::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from fpvsync.engine.poll import PollPolicy, PollRun
 from fpvsync.engine.sources import entries_whole, load, race_path
 from fpvsync.engine.sync import RACE_CHILDREN, BaseDocuments, RaceWork, SyncContext
-from fpvsync.event_state import RaceHint
+from fpvsync.errors import FpvsyncError
+from fpvsync.event_state import RaceHint, update_event_state
 from fpvsync.ids import record_id
 from fpvsync.pb import bookkeeping
 from fpvsync.pb.sink import filter_string
@@ -77,6 +79,10 @@ class EngineSync:
         #: whenever a sync asks for them: a notification of a race loaded or ended).
         self.base_max_age = base_max_age
         self.memory = _Memory()
+        #: Asked after each sync that wrote: True when more syncs are waiting, so that ``eventState`` is bumped
+        #: once for a burst (by the last sync of it) instead of once per lap.
+        self.more_waiting: Callable[[], bool] = lambda: False
+        self._owed_event_state: set[str] = set()
 
     def sync(self, races: frozenset[str], event_documents: bool, hint: RaceHint | None) -> SyncOutcome:
         run = _TargetedRun(self, races, event_documents)
@@ -199,6 +205,27 @@ class _TargetedRun(PollRun):
         if rollover_changed and rollover is not None:
             self.sync_rollover_results(rollover)
         self.stored_changed = True
+
+    def update_event_state(self) -> None:
+        """Bump ``eventState`` once per burst: a sync followed by waiting ones leaves the bump to the last."""
+        owner = self.owner
+        written = {name for name, counts in self.summary.collections.items() if counts.written}
+        if self.sink.dry_run or self.event is None:
+            owner._owed_event_state |= written
+            return
+        armed = self.race_hint is not None and self.race_hint.state == "armed"  # only a hint can tell it
+        if written and not armed and owner.more_waiting():
+            owner._owed_event_state |= written
+            return
+        written |= owner._owed_event_state
+        if not written and (self.race_hint is None or self.race_hint.state is None):
+            return
+        try:
+            update_event_state(self.sink, self.event_id, written, self.race_hint)
+            owner._owed_event_state.clear()
+        except FpvsyncError as exc:
+            owner._owed_event_state |= written
+            self.summary.warn("eventState", f"could not update eventState: {exc}")
 
     def _recall_races(self, race_ids: list[str], *, listed: bool) -> list[str]:
         """Fill :attr:`existing_races` and :attr:`children` from memory for the races whose stored document hash
