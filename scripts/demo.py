@@ -1,6 +1,8 @@
-"""`make demo`: a local PocketBase and a replay of a generated event, mirrored with `fpvsync full`.
+"""`make demo`: a local PocketBase and a replay of a generated event, mirrored with `fpvsync full`, then live:
+the event's races are played again in real time and `fpvsync poll --watch --listen` mirrors each lap as the
+simulated FPVTrackside rings its doorbell.
 
-Leaves both servers running until Ctrl-C so the result can be watched on the live page (opened in a browser when
+Leaves everything running until Ctrl-C so the result can be watched on the live page (opened in a browser when
 this machine has a desktop) and browsed in the PocketBase dashboard.
 State lives in .fpvsync/demo/ (delete it to start over).
 """
@@ -20,6 +22,7 @@ from fpvsync.config import Settings
 from fpvsync.pb.local import LocalPocketBase, free_port
 from fpvsync.trackside.generator import EventSpec, generate_event
 from fpvsync.trackside.replay import ReplayServer
+from fpvsync.trackside.simulator import RaceSimulator, SimulatorOptions
 
 ROOT = Path(__file__).resolve().parents[1] / ".fpvsync" / "demo"
 
@@ -40,6 +43,28 @@ def has_desktop() -> bool:
     return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+class LiveDemo:
+    """`fpvsync poll --watch --listen` in a subprocess, rung by the event's races played again in real time."""
+
+    def __init__(self, data: Path, event_id: str, env: dict[str, str]) -> None:
+        doorbell = f"127.0.0.1:{free_port()}"
+        command = [sys.executable, "-m", "fpvsync", "poll", "--watch", "--interval", "10", "--listen", doorbell]
+        self.poller = subprocess.Popen(command, env=env)
+        self.stopping = threading.Event()
+        options = SimulatorOptions(speed=2.0, notify=f"http://{doorbell}/", notify_format="extension")
+        self.simulator = RaceSimulator(data, event_id, options)
+        self.player = threading.Thread(target=self.simulator.play, args=(self.stopping,), daemon=True)
+        self.player.start()
+        print(f"\nLive: replaying the event's races at 2x; laps arrive through the doorbell at {doorbell}")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.player.join(10)
+        self.simulator.close()
+        self.poller.terminate()
+        self.poller.wait(30)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -53,6 +78,7 @@ def main() -> int:
     pocketbase.upsert_superuser(superuser.email, superuser.password)
     pocketbase.start()
     replay = ReplayServer(data, port=port_or_free(8080), current_event=generated.event_id)
+    live: LiveDemo | None = None
     try:
         replay.start()
         print(f"FPVTrackside replay : {replay.url}  (event {generated.event_id})")
@@ -68,6 +94,7 @@ def main() -> int:
         code = subprocess.call([sys.executable, "-m", "fpvsync", "full"], env=env)
         print(f"\n`fpvsync full` exited with {code}.")
         print(f"Live page : {pocketbase.url}/")
+        live = LiveDemo(data, generated.event_id, env)
         print(f"Dashboard : {pocketbase.url}/_/  (log in as {superuser.email}; password in {stored})")
         print(f"Races API : {pocketbase.url}/api/collections/races/records?sort=start")
         print(f"Laps API  : {pocketbase.url}/api/collections/laps/records?expand=pilot,race&perPage=5")
@@ -85,6 +112,10 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nstopping")
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if live is not None:
+            live.stop()
         replay.stop()
         pocketbase.stop()
     return 0

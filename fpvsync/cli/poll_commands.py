@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fpvsync.cli.app import app, err_console, error_exit, literal, use_json, verbosity
+from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, literal, use_json, verbosity
 from fpvsync.cli.sync_commands import (
     DryRun,
     EventArg,
@@ -27,6 +27,9 @@ from fpvsync.engine.poll import PollPolicy, WatchReport
 from fpvsync.engine.poll import poll as poll_once
 from fpvsync.engine.poll import watch as watch_loop
 from fpvsync.errors import FpvsyncError
+from fpvsync.live.mirror import LiveOptions
+from fpvsync.live.receiver import parse_listen
+from fpvsync.live.runner import live_mirror
 from fpvsync.summary import SyncSummary
 
 
@@ -34,7 +37,10 @@ from fpvsync.summary import SyncSummary
 def poll(
     event: EventArg = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep polling until Ctrl-C/SIGTERM (or --for).")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between passes with --watch.")] = 2.0,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", min=0.1, help="Seconds between passes with --watch (default 2; 30 with --listen)."),
+    ] = None,
     duration: Annotated[
         float | None, typer.Option("--for", min=0.0, help="With --watch: stop after this many seconds.")
     ] = None,
@@ -52,6 +58,22 @@ def poll(
         float,
         typer.Option("--lock-wait", min=0.0, help="Seconds to wait for another pass of the event before skipping."),
     ] = 3.0,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="With --watch: take FPVTrackside's notifications (its NotificationURL) here and sync what they name.",
+        ),
+    ] = None,
+    fast_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--fast-interval",
+            min=0.0,
+            help="With --watch: seconds between re-reads of the running race (0: off; default 0.2, off with --listen).",
+        ),
+    ] = None,
     trackside: Trackside = None,
     pb_url: PbUrl = None,
     timezone: Timezone = None,
@@ -63,6 +85,16 @@ def poll(
     Unchanged documents cause no PocketBase writes. Without EVENT, follows the event FPVTrackside has open.
     With --watch and --json, prints one JSON summary per pass (JSON Lines).
     """
+    if listen is not None and not watch:
+        raise fail("--listen needs --watch", ExitCode.USAGE)
+    try:
+        address = parse_listen(listen) if listen is not None else None
+    except ValueError as exc:
+        raise fail(f"--listen: {exc}", ExitCode.USAGE) from None
+    if fast_interval is None:
+        fast_interval = 0.0 if listen is not None else 0.2
+    if interval is None:  # with a doorbell, passes only catch what notifications missed
+        interval = 30.0 if listen is not None else 2.0
     policy = PollPolicy(
         recent_seconds=recent,
         settled_per_pass=settled_per_pass,
@@ -110,7 +142,19 @@ def poll(
             if not json_output and verbosity() >= 0:
                 target = f"event {literal(event)}" if event else "FPVTrackside's current event"
                 err_console.print(f"polling {target} every {interval:g}s; Ctrl-C stops after the current pass")
-            watch_loop(ctx, event, policy, WatchReport(on_pass, on_outage, on_recovery), stop, duration)
+            report = WatchReport(on_pass, on_outage, on_recovery)
+            if address is None and fast_interval == 0:
+                watch_loop(ctx, event, policy, report, stop, duration)
+            else:
+                options = LiveOptions(fast_interval=fast_interval, current_interval=max(interval, 1.0))
+                with live_mirror(ctx, event, policy, listen=address, options=options, on_sync=on_pass) as live:
+                    if live.problem is not None:
+                        err_console.print(f"[yellow]warning:[/] {live.problem}; passes still run", highlight=False)
+                    if live.receiver is not None and not json_output:
+                        err_console.print(f"doorbell: set FPVTrackside's NotificationURL to {live.receiver.url}")
+                    watch_loop(ctx, event, policy, report, stop, duration)
+    except OSError as exc:
+        raise fail(f"cannot listen on {listen}: {exc.strerror or exc}", ExitCode.USAGE) from None
     except FpvsyncError as exc:
         raise error_exit(exc) from None
     finally:

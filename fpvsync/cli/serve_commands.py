@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -12,8 +14,14 @@ import uvicorn
 from fpvsync.cli.app import ExitCode, app, err_console, error_exit, fail, literal
 from fpvsync.cli.sync_commands import PbUrl, Timezone, Trackside
 from fpvsync.config import Settings
+from fpvsync.engine.poll import PollPolicy
+from fpvsync.engine.sync import SyncContext
 from fpvsync.errors import AuthError, ConfigError, SinkUnreachable
+from fpvsync.live.mirror import LiveOptions
+from fpvsync.live.receiver import parse_listen
+from fpvsync.live.runner import live_mirror
 from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.trackside.client import TracksideClient
 
 
 def _configure_logging() -> None:
@@ -34,6 +42,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _doorbell(settings: Settings, address: tuple[str, int] | None) -> Iterator[None]:
+    """The doorbell (see `fpvsync poll --listen`) on its own port, for the event FPVTrackside has open."""
+    if address is None:
+        yield
+        return
+    with (
+        TracksideClient.from_settings(settings) as client,
+        PocketBaseSink.from_settings(settings) as sink,
+    ):
+        ctx = SyncContext(client, sink, zone=settings.zone())
+        options = LiveOptions(fast_interval=0.0)
+        with live_mirror(ctx, None, PollPolicy(), listen=address, options=options) as live:
+            if live.receiver is not None:
+                err_console.print(f"doorbell: set FPVTrackside's NotificationURL to {live.receiver.url}")
+            else:
+                err_console.print(f"[yellow]warning:[/] {live.problem}", highlight=False)
+            yield
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -46,6 +74,14 @@ def serve(
         typer.Option("--poll", help="Also run the live mirror (like `fpvsync poll --watch`) on the current event."),
     ] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between passes with --poll.")] = 2.0,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="Also take FPVTrackside's notifications (its NotificationURL) here and sync what they name.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP trigger API: POST /ingest/events/{eventId}/snapshot|race/{raceId}|results|full.
 
@@ -53,6 +89,10 @@ def serve(
     service's own credentials (FPVSYNC_PB_EMAIL/FPVSYNC_PB_PASSWORD or FPVSYNC_PB_TOKEN). GET /healthz needs none.
     The API is described at /openapi.json (and /docs).
     """
+    try:
+        doorbell = parse_listen(listen) if listen is not None else None
+    except ValueError as exc:
+        raise fail(f"--listen: {exc}", ExitCode.USAGE) from None
     try:
         settings = Settings.load(trackside_url=trackside, pb_url=pb_url, timezone=timezone)
         from fpvsync.api import create_app  # here, so that other commands do not pay for FastAPI's import
@@ -84,7 +124,10 @@ def serve(
         uvicorn.Config(api, host=host, port=port, log_level="info", server_header=False, lifespan="on")
     )
     try:
-        server.run()
+        with _doorbell(settings, doorbell):
+            server.run()
+    except OSError as exc:
+        raise fail(f"cannot listen on {listen}: {exc.strerror or exc}", ExitCode.USAGE) from None
     except SystemExit as exc:  # uvicorn exits when it cannot bind
         if exc.code not in (0, None):
             raise fail(

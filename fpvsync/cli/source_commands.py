@@ -17,6 +17,7 @@ from fpvsync.errors import ConfigError, DocumentUnavailable, SourceUnreachable
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.record import record_event
 from fpvsync.trackside.replay import ReplayServer
+from fpvsync.trackside.simulator import RaceSimulator, SimulatorOptions
 
 
 @app.command()
@@ -37,8 +38,27 @@ def replay(
         ),
     ] = "auto",
     latency: Annotated[float, typer.Option(min=0.0, help="Seconds to wait before every answer.")] = 0.0,
+    live: Annotated[
+        bool, typer.Option("--live", help="Play the event's recorded races in real time, as if they were running.")
+    ] = False,
+    speed: Annotated[float, typer.Option("--speed", min=0.01, help="With --live: play this many times faster.")] = 1.0,
+    notify: Annotated[
+        str | None,
+        typer.Option("--notify", metavar="URL", help="With --live: send FPVTrackside's notifications to URL."),
+    ] = None,
+    notify_format: Annotated[
+        str, typer.Option("--notify-format", metavar="legacy|extension", help="Notification format with --notify.")
+    ] = "legacy",
 ) -> None:
-    """Serve DIR like FPVTrackside's web server (every answer 200, quirks included) until Ctrl-C."""
+    """Serve DIR like FPVTrackside's web server (every answer 200, quirks included) until Ctrl-C.
+
+    With --live, the current event's recorded races are played again in real time: laps appear in Race.json as
+    they were recorded, /current names the running race, and --notify rings a doorbell (fpvsync poll --listen).
+    """
+    if notify_format not in ("legacy", "extension"):
+        raise fail("--notify-format must be legacy or extension", ExitCode.USAGE)
+    if notify is not None and not live:
+        raise fail("--notify needs --live", ExitCode.USAGE)
     if not (directory / "events").is_dir():
         raise fail(
             f"{directory} has no events/ folder",
@@ -63,13 +83,41 @@ def replay(
         current = server.resolve_current_event()
         err_console.print(f"  current event: {current or '(none: no event folder)'}", soft_wrap=True)
         err_console.print("Press Ctrl-C to stop.")
+        player = _start_live(directory, current, speed, notify, notify_format, stop) if live and current else None
         while not stop.wait(0.5):
             pass
+        if player is not None:
+            player.join(10.0)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         server.stop()
     err_console.print(f"Stopped after {server.requests_served} requests.")
+
+
+def _start_live(
+    directory: Path, event_id: str, speed: float, notify: str | None, notify_format: str, stop: threading.Event
+) -> threading.Thread:
+    options = SimulatorOptions(
+        speed=speed, notify=notify, notify_format="extension" if notify_format == "extension" else "legacy"
+    )
+    simulator = RaceSimulator(directory, event_id, options)
+    races = simulator.recorded_races()
+    err_console.print(
+        f"  live: playing {len(races)} recorded races at {speed:g}x" + (f", ringing {notify}" if notify else "")
+    )
+
+    def play() -> None:
+        try:
+            simulator.play(stop, races)
+        finally:
+            simulator.close()
+        if not stop.is_set():
+            err_console.print("  live: every race played; still serving")
+
+    thread = threading.Thread(target=play, name="live-races", daemon=True)
+    thread.start()
+    return thread
 
 
 @app.command()

@@ -112,7 +112,8 @@ def try_lock(sink: PocketBaseSink, name: str, *, lease: float, wait: float) -> L
             continue
         if time.monotonic() >= deadline:
             return held
-        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        # Short waits: a live sync waiting for a pass's writes should follow them closely (two requests a try).
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
 def _read(sink: PocketBaseSink, name: str) -> Held | None:

@@ -1,0 +1,173 @@
+"""FPVTrackside's push notifications, read into what a mirror needs to know: which race to look at and whether the
+event-level documents may have moved. Pure: no I/O.
+
+FPVTrackside PUTs one JSON object per event to its ``NotificationURL``, in one of two formats that never co-emit:
+
+- **legacy** (``RemoteNotifier``): no type field, the shape tells. ``RaceState`` (``Round``, ``Race``, ``State``:
+  ``Arm`` | ``Start`` | ``End`` | ``Cancel`` | ``Times Up``), ``PilotRaceState`` (``Round``, ``Race``, ``Pilots``),
+  ``DetectionDetails`` (``TimingSystemIndex``, ``LapNumber``, ``Time``... no race: it is the current race's),
+  ``PilotCrashedOut`` (``CrashedOut``) and ``CaptureDetails`` (``TimingSystemIndex`` only);
+- **ExtensionMode**: an envelope ``{type, ts, seq, ...}`` with races named by ``round`` + ``race`` numbers
+  (``Hello``, ``RaceLoaded``, ``NextRace``, ``RacePreStart``, ``RaceStart``, ``RaceEnd``, ``RaceCancelled``,
+  ``RaceTimesUp``, ``DetectionExt``, ``RaceResult``, ``StageRanking``, ``PilotCrashedOut``, ``PilotRaceState``,
+  ``PilotStaggeredStart``, ``RaceStartAnnouncement``). Unknown types are ignored.
+
+A notification is a hint, never data: it only picks what to re-read. Usage::
+
+    note = parse_notification(body)          # raises NotificationError on garbage
+    if note.wants_sync: ...                  # note.race (RaceRef | None = the current race), note.event_documents
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from fpvsync.event_state import RaceState
+
+__all__ = ["Format", "Notification", "NotificationError", "RaceRef", "parse_notification"]
+
+Format = Literal["legacy", "extension"]
+
+#: Bodies larger than this are not FPVTrackside's (its largest, RaceLoaded with many pilots, is a few kB).
+MAX_BODY: Final = 1_000_000
+
+
+class NotificationError(ValueError):
+    """The body is not a notification FPVTrackside would send (not JSON, not an object, wrong field types)."""
+
+
+@dataclass(frozen=True)
+class RaceRef:
+    """A race as notifications name it: its round's number, its number within the round, and the race type
+    (FPVTrackside numbers rounds per type: practice round 1 and race round 1 are two rounds)."""
+
+    round: int
+    race: int
+    race_type: str | None = None
+
+    def __str__(self) -> str:
+        kind = f"{self.race_type} " if self.race_type else ""
+        return f"{kind}round {self.round} race {self.race}"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What one notification asks the mirror to re-read."""
+
+    format: Format
+    #: ``type`` (ExtensionMode) or the legacy shape's class name (``RaceState``, ``DetectionDetails``...).
+    kind: str
+    #: The race it names; ``None`` means the race FPVTrackside has loaded now (legacy detections name none).
+    race: RaceRef | None = None
+    #: Whether the race's documents may have changed (False for Hello, NextRace, StageRanking, unknown types).
+    race_changed: bool = False
+    #: Whether the event-level documents and results may have changed (race loaded, ended, results...).
+    event_documents: bool = False
+    #: A race state the documents may not show yet (``armed``), or that they will (``running``, ``ended``).
+    state: RaceState | None = None
+    #: ExtensionMode's sequence number (restarts at 1 when FPVTrackside restarts).
+    seq: int | None = None
+    #: The detection's GUID (``DetectionExt``): the race's file holds it once it is written.
+    detection_id: str | None = None
+
+    @property
+    def wants_sync(self) -> bool:
+        return self.race_changed or self.event_documents
+
+
+# type -> (race documents changed, event documents changed, race state hint)
+_EXTENSION: Final[dict[str, tuple[bool, bool, RaceState | None]]] = {
+    "RaceLoaded": (True, True, None),
+    "RaceStartAnnouncement": (False, False, "armed"),
+    "RacePreStart": (True, False, "armed"),
+    "RaceStart": (True, False, "running"),
+    "DetectionExt": (True, False, "running"),
+    "PilotCrashedOut": (True, False, None),
+    "PilotStaggeredStart": (True, False, None),
+    "PilotRaceState": (True, False, None),
+    "RaceTimesUp": (True, False, None),
+    "RaceEnd": (True, True, "ended"),
+    "RaceCancelled": (True, True, None),
+    "RaceResult": (True, True, None),
+    "NextRace": (False, True, None),
+    "StageRanking": (False, True, None),
+}
+#: Extension types naming no race of their own (``NextRace`` names the race *after* the current one).
+_NO_RACE: Final = frozenset({"NextRace", "StageRanking", "PilotCrashedOut"})
+_LEGACY_STATES: Final[dict[str, tuple[bool, RaceState | None]]] = {
+    # State -> (event documents changed, hint)
+    "arm": (False, "armed"),
+    "start": (False, "running"),
+    "end": (True, "ended"),
+    "cancel": (True, None),
+    "times up": (False, None),
+}
+
+
+def parse_notification(body: bytes) -> Notification:
+    """Read one notification body. Raises :class:`NotificationError` for anything FPVTrackside would not send."""
+    if len(body) > MAX_BODY:
+        raise NotificationError(f"body of {len(body)} bytes is too large")
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise NotificationError(f"not JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise NotificationError(f"a JSON {type(data).__name__}, not an object")
+    if "type" in data:
+        return _extension(data)
+    return _legacy(data)
+
+
+def _extension(data: dict[str, Any]) -> Notification:
+    kind = data["type"]
+    if not isinstance(kind, str):
+        raise NotificationError("`type` is not a string")
+    seq = data.get("seq")
+    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
+        raise NotificationError("`seq` is not an integer")
+    known = _EXTENSION.get(kind)
+    if known is None:  # Hello, and types newer than this reader: nothing to re-read
+        return Notification("extension", kind, seq=seq)
+    race_changed, event_documents, state = known
+    race = None if kind in _NO_RACE else _race_ref(data.get("round"), data.get("race"), data.get("raceType"))
+    detection = data.get("detectionId") if kind == "DetectionExt" else None
+    detection_id = detection.strip().lower() if isinstance(detection, str) and detection.strip() else None
+    return Notification("extension", kind, race, race_changed, event_documents, state, seq, detection_id)
+
+
+def _legacy(data: dict[str, Any]) -> Notification:
+    if "State" in data and "Round" in data:
+        state = data["State"]
+        if not isinstance(state, str):
+            raise NotificationError("RaceState.State is not a string")
+        event_documents, hint = _LEGACY_STATES.get(state.strip().lower(), (False, None))
+        ref = _race_ref(data.get("Round"), data.get("Race"), data.get("Type"))
+        return Notification("legacy", "RaceState", ref, True, event_documents, hint)
+    if "Pilots" in data and "Round" in data:
+        return Notification(
+            "legacy", "PilotRaceState", _race_ref(data.get("Round"), data.get("Race"), data.get("Type")), True
+        )
+    if "CrashedOut" in data:
+        return Notification("legacy", "PilotCrashedOut", None, True)
+    if "LapNumber" in data and "TimingSystemIndex" in data:
+        return Notification("legacy", "DetectionDetails", None, True, state="running")
+    if "TimingSystemIndex" in data:
+        return Notification("legacy", "CaptureDetails", None, True)
+    raise NotificationError(f"an object of no known shape (keys: {', '.join(sorted(map(str, data))[:8])})")
+
+
+def _race_ref(round_number: object, race_number: object, race_type: object = None) -> RaceRef | None:
+    """Both numbers, or ``None`` (``NextRace`` at the end of the schedule sends nulls)."""
+    if round_number is None or race_number is None:
+        return None
+    if not _is_int(round_number) or not _is_int(race_number):
+        raise NotificationError(f"round/race are not integers ({round_number!r}, {race_number!r})")
+    assert isinstance(round_number, int) and isinstance(race_number, int)
+    return RaceRef(round_number, race_number, race_type if isinstance(race_type, str) and race_type else None)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

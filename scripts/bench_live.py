@@ -1,0 +1,280 @@
+"""The live section of ``scripts/bench.py``: lap → PocketBase latency and the load on the timing laptop while a race
+runs, on a 400-race event, for three ways of following it, measured in one run:
+
+    doorbell  `poll --watch --listen` (passes every 30 s), rung by the simulated FPVTrackside (ExtensionMode)
+    tier      `poll --watch` without push: the running race re-read every 0.2 s (passes every 2 s)
+    baseline  a plain poller: GET the running race every 200 ms, upsert all its laps and detections
+
+The race is played by :class:`fpvsync.trackside.simulator.RaceSimulator` (each lap's file write is the clock's
+zero); a lap's arrival is when PocketBase's realtime API announces its record (a subscribed front end's view). The
+laptop's load is the replay server's requests per second over the race. ``idle_laptop_rps`` is `poll --watch`
+with defaults on the same event when no race runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fpvsync import engine, mapping
+from fpvsync.engine.poll import PollPolicy, WatchReport, poll, watch
+from fpvsync.live.mirror import LiveOptions
+from fpvsync.live.runner import live_mirror
+from fpvsync.pb.local import LocalPocketBase
+from fpvsync.pb.sink import PocketBaseSink
+from fpvsync.trackside.client import TracksideClient
+from fpvsync.trackside.generator import GeneratedEvent
+from fpvsync.trackside.models import Race, parse_list
+from fpvsync.trackside.replay import ReplayServer
+from fpvsync.trackside.simulator import RaceSimulator, SimulatorOptions
+
+Json = dict[str, Any]
+#: Seconds after the race's end a lap may still arrive before it counts as missed.
+GRACE = 5.0
+
+
+class LapArrivals:
+    """PocketBase's realtime stream of ``laps``: when each lap record was announced as created (monotonic)."""
+
+    def __init__(self, url: str) -> None:
+        self.arrived: dict[str, float] = {}
+        self._client = httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=None))
+        self._connected = threading.Event()
+        self._client_id = ""
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+        if not self._connected.wait(10):
+            raise SystemExit("no PB_CONNECT from PocketBase's realtime API")
+        answer = self._client.post("/api/realtime", json={"clientId": self._client_id, "subscriptions": ["laps"]})
+        answer.raise_for_status()
+
+    def _listen(self) -> None:
+        with contextlib.suppress(httpx.HTTPError), self._client.stream("GET", "/api/realtime") as stream:
+            name = ""
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    name = line.partition(":")[2].strip()
+                elif line.startswith("data:"):
+                    data = json.loads(line.partition(":")[2])
+                    if name == "PB_CONNECT":
+                        self._client_id = data["clientId"]
+                        self._connected.set()
+                    elif name == "laps" and data.get("action") in ("create", "update"):
+                        self.arrived.setdefault(str(data["record"]["sourceId"]), time.monotonic())
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _lap_ids_by_detection(event: GeneratedEvent, race_id: str) -> dict[str, str]:
+    race = json.loads(event.race_file(race_id).read_bytes())[0]
+    return {str(lap["Detection"]): str(lap["ID"]) for lap in race.get("Laps") or []}
+
+
+def play(
+    event: GeneratedEvent, replay: ReplayServer, pb: LocalPocketBase, race_id: str, speed: float, notify: str | None
+) -> Json:
+    """Play ``race_id`` once; the latency of each lap and the laptop's requests per second meanwhile."""
+    laps = _lap_ids_by_detection(event, race_id)
+    written: dict[str, float] = {}
+
+    def on_detection(race: str, detection: str) -> None:
+        if detection in laps:
+            written[laps[detection]] = time.monotonic()
+
+    options = SimulatorOptions(speed=speed, notify=notify, notify_format="extension", on_detection=on_detection)
+    simulator = RaceSimulator(event.root, event.event_id, options)
+    recorded = event.race_file(race_id).read_bytes()  # played times are compressed by `speed`: restored after
+    arrivals = LapArrivals(pb.url)
+    requests_before, started = replay.requests_served, time.monotonic()
+    try:
+        simulator.play_race(race_id, threading.Event())
+        elapsed = time.monotonic() - started
+        requests = replay.requests_served - requests_before
+        deadline = time.monotonic() + GRACE
+        while time.monotonic() < deadline and not set(written) <= set(arrivals.arrived):
+            time.sleep(0.05)
+    finally:
+        simulator.close()
+        arrivals.close()
+        event.race_file(race_id).write_bytes(recorded)
+    in_order = [(arrivals.arrived[lap] - at) * 1000 for lap, at in written.items() if lap in arrivals.arrived]
+    latencies = sorted(in_order)
+    return {
+        "laps": len(written),
+        "missed": len(set(written) - set(arrivals.arrived)),
+        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "p95_ms": round(_p95(latencies), 1) if latencies else None,
+        "max_ms": round(latencies[-1], 1) if latencies else None,
+        "laptop_rps": round(requests / elapsed, 2),
+        "seconds": round(elapsed, 1),
+        "latencies_ms": [round(ms) for ms in in_order],
+    }
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+
+
+@contextlib.contextmanager
+def _passes(ctx: engine.SyncContext, event_id: str, interval: float) -> Iterator[None]:
+    """`poll --watch` passes every ``interval`` seconds in a thread (as the command runs them), entered once the
+    first pass is over: a live mirror is started before the race, not as it begins."""
+    stop, first = threading.Event(), threading.Event()
+    report = WatchReport(lambda _: first.set(), lambda _: first.set(), lambda _: None)
+    thread = threading.Thread(target=watch, args=(ctx, event_id, PollPolicy(interval=interval), report, stop))
+    thread.start()
+    first.wait(120)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+class Baseline:
+    """A plain live poller: every ``interval`` s, GET the running race and upsert all its laps and detections."""
+
+    def __init__(self, replay: ReplayServer, sink: PocketBaseSink, event_id: str, race_id: str, interval: float):
+        self.url = f"{replay.url}/events/{event_id}/{race_id}/Race.json"
+        self.sink, self.event_id, self.interval = sink, event_id, interval
+        self.known = mapping.Known(
+            pilots=frozenset(sink.existing_hashes("pilots")), channels=frozenset(sink.existing_hashes("channels"))
+        )
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not self.stop.wait(self.interval):
+                with contextlib.suppress(ValueError, httpx.HTTPError):
+                    races = parse_list(Race, client.get(self.url).json()).items
+                    if races:
+                        children = mapping.race_children(races[0], self.event_id, None, self.known)
+                        requests = [
+                            {
+                                "method": "PUT",
+                                "url": f"/api/collections/{r.collection}/records",
+                                "body": r.body | {"id": r.id},
+                            }
+                            for name in ("detections", "laps")
+                            for r in children[name]
+                        ]
+                        if requests:
+                            self.sink.send("/api/batch", {"method": "POST", "body": {"requests": requests}})
+
+    def __enter__(self) -> Baseline:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def idle_rps(ctx: engine.SyncContext, replay: ReplayServer, event_id: str, seconds: float) -> Json:
+    """`poll --watch` with its defaults (passes every 2 s, fast tier armed) while no race runs."""
+    replay.current_race = None
+    before, started = replay.requests_served, time.monotonic()
+    options = LiveOptions(fast_interval=0.2, current_interval=2.0)
+    with _passes(ctx, event_id, 2.0), live_mirror(ctx, event_id, PollPolicy(), listen=None, options=options):
+        time.sleep(seconds)
+    rps = (replay.requests_served - before) / (time.monotonic() - started)
+    before = replay.requests_served
+    poll(ctx, event_id, PollPolicy(interval=2.0))
+    per_pass = replay.requests_served - before
+    replay.current_race = "auto"
+    return {"laptop_rps": round(rps, 2), "seconds": seconds, "requests_per_pass": per_pass}
+
+
+def live_bench(
+    event: GeneratedEvent,
+    replay: ReplayServer,
+    pb: LocalPocketBase,
+    sink_for: Callable[[LocalPocketBase], PocketBaseSink],
+    log: Callable[[str], None],
+    *,
+    speed: float = 2.0,
+    idle_seconds: float = 20.0,
+) -> Json:
+    """All live figures on ``event`` (already synced into ``pb`` with ``full``)."""
+    simulator = RaceSimulator(event.root, event.event_id)
+    race_id = max(simulator.recorded_races(), key=lambda r: len(_lap_ids_by_detection(event, r)))
+    simulator.close()
+    results: Json = {"race": race_id, "speed": speed}
+    with TracksideClient(replay.url) as client, sink_for(pb) as sink:
+        ctx = engine.SyncContext(client, sink)
+        log("live: idle laptop load")
+        results["idle"] = idle_rps(ctx, replay, event.event_id, idle_seconds)
+
+        log("live: doorbell")
+        options = LiveOptions(fast_interval=0.0)
+        with (
+            _passes(ctx, event.event_id, 30.0),
+            live_mirror(ctx, event.event_id, PollPolicy(), listen=("127.0.0.1", 0), options=options) as live,
+        ):
+            assert live.receiver is not None
+            results["doorbell"] = play(event, replay, pb, race_id, speed, live.receiver.url)
+
+        log("live: fast tier")
+        options = LiveOptions(fast_interval=0.2, current_interval=2.0)
+        with (
+            _passes(ctx, event.event_id, 2.0),
+            live_mirror(ctx, event.event_id, PollPolicy(), listen=None, options=options),
+        ):
+            results["tier"] = play(event, replay, pb, race_id, speed, None)
+        results["tier"]["interval_ms"] = 200
+
+        log("live: baseline poller")
+        with Baseline(replay, sink, event.event_id, race_id, 0.2):
+            results["baseline"] = play(event, replay, pb, race_id, speed, None)
+    return results
+
+
+def live_ratios(live: Json) -> Json:
+    """The live keys of ``bench.py --json``'s ``ratios``."""
+    return {
+        "live_doorbell_p95_ms": live["doorbell"]["p95_ms"],
+        "live_doorbell_missed": live["doorbell"]["missed"],
+        "live_tier_p95_ms": live["tier"]["p95_ms"],
+        "live_tier_interval_ms": live["tier"]["interval_ms"],
+        "live_baseline_p95_ms": live["baseline"]["p95_ms"],
+        "live_doorbell_laptop_rps": live["doorbell"]["laptop_rps"],
+        "live_baseline_laptop_rps": live["baseline"]["laptop_rps"],
+        "idle_laptop_rps": live["idle"]["laptop_rps"],
+    }
+
+
+def main() -> None:
+    """Only the live section (``bench.py`` runs it with everything else): ``python scripts/bench_live.py``."""
+    import sys
+    import tempfile
+
+    import bench  # type: ignore[import-not-found]
+
+    from fpvsync.trackside.generator import EventSpec, generate_event
+
+    def log(message: str) -> None:
+        print(f"[bench-live] {message}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="fpvsync-bench-live-") as tmp:
+        work = Path(tmp)
+        event = generate_event(work / "trackside", EventSpec(seed=42, pilots=64, rounds=25))
+        with ReplayServer(work / "trackside", current_event=event.event_id) as replay, bench.pocketbase(work) as pb:
+            log(f"full of {event.counts['races']} races")
+            bench.sync_in_process(engine.full, pb, replay, event.event_id)
+            bench.settle(pb, event.event_id)
+            live = live_bench(event, replay, pb, bench.sink_for, log)
+    print(json.dumps({"live": live, "ratios": live_ratios(live)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
