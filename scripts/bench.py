@@ -79,11 +79,11 @@ class Options:
     small_pilots: int = 12
     small_rounds: int = 3
     #: The live section's event (64 pilots, 25 rounds = 401 races), how fast its race is played, and how long
-    #: the laptop's idle load is watched.
+    #: the laptop's idle load is watched (three whole passes of `poll --watch` with the fast tier).
     live_pilots: int = 64
     live_rounds: int = 25
     live_speed: float = 2.0
-    live_idle_seconds: float = 20.0
+    live_idle_seconds: float = 45.0
 
 
 QUICK = Options(rounds=18, repeat=3, batch_sizes=(500, 1000), naive_records=1000)

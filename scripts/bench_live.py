@@ -26,7 +26,7 @@ import httpx
 
 from fpvsync import engine, mapping
 from fpvsync.engine.poll import PollPolicy, WatchReport, poll, watch
-from fpvsync.live.mirror import LiveOptions
+from fpvsync.live.mirror import PASS_INTERVAL_WITH_DOORBELL, PASS_INTERVAL_WITH_FAST_TIER, LiveOptions
 from fpvsync.live.runner import live_mirror
 from fpvsync.pb.local import LocalPocketBase
 from fpvsync.pb.sink import PocketBaseSink
@@ -181,11 +181,14 @@ class Baseline:
 
 
 def idle_rps(ctx: engine.SyncContext, replay: ReplayServer, event_id: str, seconds: float) -> Json:
-    """`poll --watch` with its defaults (passes every 2 s, fast tier armed) while no race runs."""
+    """`poll --watch` with its defaults (the fast tier armed, whole passes every 15 s) while no race runs."""
     replay.current_race = None
     before, started = replay.requests_served, time.monotonic()
-    options = LiveOptions(fast_interval=0.2, current_interval=2.0)
-    with _passes(ctx, event_id, 2.0), live_mirror(ctx, event_id, PollPolicy(), listen=None, options=options):
+    options = LiveOptions(fast_interval=0.2)
+    with (
+        _passes(ctx, event_id, PASS_INTERVAL_WITH_FAST_TIER),
+        live_mirror(ctx, event_id, PollPolicy(), listen=None, options=options),
+    ):
         time.sleep(seconds)
     rps = (replay.requests_served - before) / (time.monotonic() - started)
     before = replay.requests_served
@@ -203,7 +206,7 @@ def live_bench(
     log: Callable[[str], None],
     *,
     speed: float = 2.0,
-    idle_seconds: float = 20.0,
+    idle_seconds: float = 45.0,
 ) -> Json:
     """All live figures on ``event`` (already synced into ``pb`` with ``full``)."""
     simulator = RaceSimulator(event.root, event.event_id)
@@ -218,16 +221,16 @@ def live_bench(
         log("live: doorbell")
         options = LiveOptions(fast_interval=0.0)
         with (
-            _passes(ctx, event.event_id, 30.0),
+            _passes(ctx, event.event_id, PASS_INTERVAL_WITH_DOORBELL),
             live_mirror(ctx, event.event_id, PollPolicy(), listen=("127.0.0.1", 0), options=options) as live,
         ):
             assert live.receiver is not None
             results["doorbell"] = play(event, replay, pb, race_id, speed, live.receiver.url)
 
         log("live: fast tier")
-        options = LiveOptions(fast_interval=0.2, current_interval=2.0)
+        options = LiveOptions(fast_interval=0.2)
         with (
-            _passes(ctx, event.event_id, 2.0),
+            _passes(ctx, event.event_id, PASS_INTERVAL_WITH_FAST_TIER),
             live_mirror(ctx, event.event_id, PollPolicy(), listen=None, options=options),
         ):
             results["tier"] = play(event, replay, pb, race_id, speed, None)

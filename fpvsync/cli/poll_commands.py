@@ -27,7 +27,12 @@ from fpvsync.engine.poll import PollPolicy, WatchReport
 from fpvsync.engine.poll import poll as poll_once
 from fpvsync.engine.poll import watch as watch_loop
 from fpvsync.errors import FpvsyncError
-from fpvsync.live.mirror import LiveOptions
+from fpvsync.live.mirror import (
+    PASS_INTERVAL_PLAIN,
+    PASS_INTERVAL_WITH_DOORBELL,
+    PASS_INTERVAL_WITH_FAST_TIER,
+    LiveOptions,
+)
 from fpvsync.live.receiver import parse_listen
 from fpvsync.live.runner import live_mirror
 from fpvsync.summary import SyncSummary
@@ -39,7 +44,11 @@ def poll(
     watch: Annotated[bool, typer.Option("--watch", help="Keep polling until Ctrl-C/SIGTERM (or --for).")] = False,
     interval: Annotated[
         float | None,
-        typer.Option("--interval", min=0.1, help="Seconds between passes with --watch (default 2; 30 with --listen)."),
+        typer.Option(
+            "--interval",
+            min=0.1,
+            help="Seconds between whole passes with --watch (default 15 with the fast tier, 60 with --listen, else 2).",
+        ),
     ] = None,
     duration: Annotated[
         float | None, typer.Option("--for", min=0.0, help="With --watch: stop after this many seconds.")
@@ -93,8 +102,11 @@ def poll(
         raise fail(f"--listen: {exc}", ExitCode.USAGE) from None
     if fast_interval is None:
         fast_interval = 0.0 if listen is not None else 0.2
-    if interval is None:  # with a doorbell, passes only catch what notifications missed
-        interval = 30.0 if listen is not None else 2.0
+    if interval is None:  # the fast tier or a doorbell follows the running race: passes only catch the rest
+        if listen is not None:
+            interval = PASS_INTERVAL_WITH_DOORBELL
+        else:
+            interval = PASS_INTERVAL_WITH_FAST_TIER if fast_interval > 0 else PASS_INTERVAL_PLAIN
     policy = PollPolicy(
         recent_seconds=recent,
         settled_per_pass=settled_per_pass,
@@ -146,7 +158,7 @@ def poll(
             if address is None and fast_interval == 0:
                 watch_loop(ctx, event, policy, report, stop, duration)
             else:
-                options = LiveOptions(fast_interval=fast_interval, current_interval=max(interval, 1.0))
+                options = LiveOptions(fast_interval=fast_interval)
                 with live_mirror(ctx, event, policy, listen=address, options=options, on_sync=on_pass) as live:
                     if live.problem is not None:
                         err_console.print(f"[yellow]warning:[/] {live.problem}; passes still run", highlight=False)

@@ -44,6 +44,14 @@ CURRENT: Final = "current"
 EVENT: Final = "event"
 
 
+#: Seconds between whole passes of ``poll --watch`` (the event documents and the settled rotation), by live mode:
+#: the fast tier already follows the running race, and with a doorbell the passes only catch what notifications
+#: missed, so both keep the timing laptop's load low (a pass reads about 20 documents on any event size).
+PASS_INTERVAL_PLAIN: Final = 2.0
+PASS_INTERVAL_WITH_FAST_TIER: Final = 15.0
+PASS_INTERVAL_WITH_DOORBELL: Final = 60.0
+
+
 @dataclass(frozen=True)
 class LiveOptions:
     #: Seconds between re-reads of the running race without push (0: no fast tier).
