@@ -324,7 +324,21 @@ def test_watch_prints_a_heartbeat_while_idle_and_a_summary_when_it_stops(
 ) -> None:
     assert cli(["full", event.event_id], pb, replay.url).exit_code == 0
     result = cli(
-        ["poll", event.event_id, "--watch", "--for", "3", "--interval", "0.1", "--heartbeat", "0.1"], pb, replay.url
+        [
+            "poll",
+            event.event_id,
+            "--watch",
+            "--for",
+            "6",
+            "--interval",
+            "0.1",
+            "--heartbeat",
+            "0.1",
+            "--fast-interval",
+            "0",
+        ],
+        pb,
+        replay.url,
     )
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()
