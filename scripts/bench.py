@@ -48,7 +48,7 @@ import httpx
 
 from fpvsync import engine
 from fpvsync.engine import state
-from fpvsync.engine.poll import PollPolicy, PollRun, poll
+from fpvsync.engine.poll import NEXT_RACES_EVERY_PASS, PollPolicy, PollRun, poll
 from fpvsync.ids import SOURCE
 from fpvsync.pb import bookkeeping
 from fpvsync.pb.local import LocalPocketBase
@@ -83,7 +83,7 @@ class Options:
     live_pilots: int = 64
     live_rounds: int = 25
     live_speed: float = 2.0
-    live_idle_seconds: float = 45.0
+    live_idle_seconds: float = 60.0
 
 
 QUICK = Options(rounds=18, repeat=3, batch_sizes=(500, 1000), naive_records=1000)
@@ -394,7 +394,8 @@ def idle_passes(server: LocalPocketBase, replay: ReplayServer, event: GeneratedE
         clock += policy.interval
         idle_pass(server, replay, event.event_id, now=clock)
     settled = idle_pass(server, replay, event.event_id, now=clock + policy.interval)
-    every_pass = 1 + (1 if event.missing_race_id else 0)  # the running race, the race listed without a file
+    # The races in play: the running race and the next ones to run; and the race listed without a file.
+    every_pass = 1 + NEXT_RACES_EVERY_PASS + (1 if event.missing_race_id else 0)
     event_documents = 6  # Channels, Event, Pilots, Rounds, Stages, Results
     bound = 2 * (every_pass + policy.settled_per_pass) + event_documents + 2
     return {

@@ -181,7 +181,7 @@ class Baseline:
 
 
 def idle_rps(ctx: engine.SyncContext, replay: ReplayServer, event_id: str, seconds: float) -> Json:
-    """`poll --watch` with its defaults (the fast tier armed, whole passes every 15 s) while no race runs."""
+    """`poll --watch` with its defaults (the fast tier armed, whole passes every 20 s) while no race runs."""
     replay.current_race = None
     before, started = replay.requests_served, time.monotonic()
     options = LiveOptions(fast_interval=0.2)
@@ -206,7 +206,7 @@ def live_bench(
     log: Callable[[str], None],
     *,
     speed: float = 2.0,
-    idle_seconds: float = 45.0,
+    idle_seconds: float = 60.0,
 ) -> Json:
     """All live figures on ``event`` (already synced into ``pb`` with ``full``)."""
     simulator = RaceSimulator(event.root, event.event_id)

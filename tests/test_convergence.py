@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fpvsync import engine
-from fpvsync.engine.poll import PollPolicy
+from fpvsync.engine.poll import NEXT_RACES_EVERY_PASS, PollPolicy
 from fpvsync.ids import record_id
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
@@ -212,9 +212,9 @@ def test_races_full_wrote_are_settled_not_recent(pb: RunningPocketBase, tmp_path
         finally:
             mirror.close()
     assert summary.written == 0
-    # Event documents (5) + Results.json + /current, then Race.json and Result.json of the running race, the one
-    # listed without a Race.json, and one rotation slice: not every race of the event.
-    assert reads <= 7 + 2 * (2 + policy.settled_per_pass) < _races(big)
+    # Event documents (5) + Results.json + /current, then Race.json and Result.json of the running race, the next
+    # races to run, the one listed without a Race.json, and one rotation slice: not every race of the event.
+    assert reads <= 7 + 2 * (2 + NEXT_RACES_EVERY_PASS + policy.settled_per_pass) < _races(big)
 
 
 def test_status_is_in_sync_only_when_every_race_is_mirrored_whole(

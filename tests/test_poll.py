@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fpvsync import engine
-from fpvsync.engine.poll import PollPolicy, PollRun, WatchReport, poll, watch
+from fpvsync.engine.poll import NEXT_RACES_EVERY_PASS, PollPolicy, PollRun, WatchReport, poll, watch
 from fpvsync.ids import record_id
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.summary import SyncSummary
@@ -172,8 +172,9 @@ def test_settled_races_are_reread_in_rotation(pb: RunningPocketBase, event: Gene
         run.run(lambda run=run: _collect_due(run, seen, per_pass))
     settled = set(listed) - {event.running_race_id, event.missing_race_id}
     assert settled <= seen
-    # Every pass re-reads the running race, the never-synced (missing) race and three settled ones.
-    assert max(per_pass) <= 3 + 2
+    # Every pass re-reads the running race, the next races to run, the never-synced (missing) race and three
+    # settled ones.
+    assert max(per_pass) <= 3 + 2 + NEXT_RACES_EVERY_PASS
 
 
 def _collect_due(run: PollRun, seen: set[str], per_pass: list[int]) -> None:
@@ -324,3 +325,24 @@ def test_a_targeted_pass_reads_the_running_race_only_and_remembers_it(
     assert changed(changed_pass) == {("detections", "updated"): 1}
     detection = pb.records("detections", f'sourceId = "{race[0]["Detections"][0]["ID"]}"')[0]
     assert detection["peak"] == 4242
+
+
+def test_a_race_that_starts_is_read_by_the_next_pass_even_without_current(
+    pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer, mirror: Mirror
+) -> None:
+    """Builds before ``/current`` tell the running race only through its file: the next races to run (race order,
+    not started) are read every pass, so a race start is mirrored at once, not when the rotation reaches it."""
+    replay.current_race = "absent"  # an older build: /current answers the HTML page
+    assert engine.full(mirror.ctx, event.event_id).exit_code == 0  # its races are settled, not recent
+    eid = record_id(event.event_id)
+    unstarted = {str(r["id"]): r for r in event_records(pb, "races", eid) if not r["start"] and r["valid"]}
+    order = {str(r["id"]): r for r in pb.records("raceOrder", f'event = "{eid}"')}
+    first = min(unstarted, key=lambda rid: order[rid]["position"])
+    race_id = str(unstarted[first]["sourceId"])
+    race = read(event.race_file(race_id))
+    race[0]["Start"] = "2025/05/03 12:00:00"
+    write_json(event.race_file(race_id), race)
+
+    summary = poll(mirror.ctx, event.event_id, PollPolicy(settled_per_pass=0))  # not by the rotation's luck
+    assert summary.exit_code == 0, summary.errors
+    assert pb.records("races", f'id = "{first}"')[0]["start"] == "2025-05-03 10:00:00.000Z"  # Europe/Berlin

@@ -13,7 +13,9 @@ One pass (the rules it follows are those of :mod:`fpvsync.engine.state`):
 
 Which races are due (adaptive cadence), so that a pass over a 500-race event costs about what a 10-race one does:
 
-- the running race (``/current`` on builds that have it, else races started and not ended) — every pass;
+- the running race (``/current`` on builds that have it, else races started and not ended) and the next
+  :data:`NEXT_RACES_EVERY_PASS` races to run (race order, not started: a race start is seen at once on any build)
+  — every pass;
 - races never mirrored whole (new, written only in part, or whose write failed), races whose documents changed
   within ``recent_seconds`` as seen by the live mirror, and races missing from PocketBase — every pass;
 - every pass also compares ``settled_per_pass`` races with PocketBase in rotation (so each is compared every
@@ -35,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from typing import Final
 
 from fpvsync.engine import state
 from fpvsync.engine.pipeline import prefetch
@@ -76,6 +79,10 @@ class Leftover:
 
     lock: Lock
     until: float
+
+
+#: The next races to run (not started, in race order) that every pass re-reads besides the running one.
+NEXT_RACES_EVERY_PASS: Final = 2
 
 
 def lock_name(event_id: str) -> str:
@@ -141,6 +148,9 @@ class PollRun(EventRun):
         self.memory = memory
         #: Record ids of the event's races PocketBase holds as started and not ended.
         self.running_races: set[str] = set()
+        #: Record ids of the next valid races to run (in race order, not started): read every pass, so that a race
+        #: start is noticed at once even on builds that do not serve ``/current``.
+        self.next_races: set[str] = set()
         #: The settled races this pass compares with PocketBase (see :meth:`rotation_slice`).
         self.slice: list[str] = []
 
@@ -200,14 +210,20 @@ class PollRun(EventRun):
         """The event's race records (one request), noting which are running."""
         existing: dict[str, str] = {}
         self.running_races = set()
+        unstarted: list[tuple[float, float, str]] = []
+        round_order = {record_id(r.id): float(r.order or 0) for r in self.rounds.values() if r.id}
         rid = record_id(self.event_id)
         fields = RELATIONS["races"]
         for item in self.sink.list_records(
-            "races", f'event = "{rid}"', ",".join(["syncHash", "start", "end", *fields])
+            "races", f'event = "{rid}"', ",".join(["syncHash", "start", "end", "valid", "raceNumber", *fields])
         ):
             existing[str(item["id"])] = stamp(str(item.get("syncHash") or ""), [item.get(f) for f in fields])
             if item.get("start") and not item.get("end"):
                 self.running_races.add(str(item["id"]))
+            elif not item.get("start") and item.get("valid"):
+                order = round_order.get(str(item.get("round") or ""), 0.0)
+                unstarted.append((order, float(item.get("raceNumber") or 0), str(item["id"])))
+        self.next_races = {race for _, _, race in sorted(unstarted)[:NEXT_RACES_EVERY_PASS]}
         return existing
 
     def due_races(self) -> list[str]:
@@ -237,6 +253,7 @@ class PollRun(EventRun):
                 or not stored.complete
                 or stored.changed_at >= recent_after
                 or rid in self.running_races
+                or rid in self.next_races
                 or (rid not in self.existing_races and stored.fingerprint != _NOTHING)
             ):
                 every_pass.add(race_id)

@@ -48,7 +48,7 @@ EVENT: Final = "event"
 #: the fast tier already follows the running race, and with a doorbell the passes only catch what notifications
 #: missed, so both keep the timing laptop's load low (a pass reads about 20 documents on any event size).
 PASS_INTERVAL_PLAIN: Final = 2.0
-PASS_INTERVAL_WITH_FAST_TIER: Final = 15.0
+PASS_INTERVAL_WITH_FAST_TIER: Final = 20.0
 PASS_INTERVAL_WITH_DOORBELL: Final = 60.0
 
 
