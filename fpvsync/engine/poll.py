@@ -46,7 +46,7 @@ from fpvsync.ids import record_id
 from fpvsync.mapping import Known
 from fpvsync.pb import bookkeeping
 from fpvsync.pb.lock import Held, Lock, try_lock
-from fpvsync.pb.sink import stamp
+from fpvsync.pb.sink import EDITED, stamp
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.models import Event, Round
 
@@ -197,15 +197,22 @@ class PollRun(EventRun):
         return self.apply_base(self.load_base())
 
     def list_existing_races(self) -> dict[str, str]:
-        """The event's race records (one request), noting which are running."""
+        """The event's race records (one request), noting which are running; a race record PocketBase changed after
+        its scope was last established (an admin's edit) is :data:`~fpvsync.pb.sink.EDITED`."""
         existing: dict[str, str] = {}
         self.running_races = set()
         rid = record_id(self.event_id)
         fields = RELATIONS["races"]
+        edits = self.race_edits()
         for item in self.sink.list_records(
-            "races", f'event = "{rid}"', ",".join(["syncHash", "start", "end", *fields])
+            "races", f'event = "{rid}"', ",".join(["syncHash", "start", "end", "updated", *fields])
         ):
-            existing[str(item["id"])] = stamp(str(item.get("syncHash") or ""), [item.get(f) for f in fields])
+            race = str(item["id"])
+            edited_after = edits.get(race, "")
+            if edited_after and str(item.get("updated") or "") > edited_after:
+                existing[race] = EDITED
+            else:
+                existing[race] = stamp(str(item.get("syncHash") or ""), [item.get(f) for f in fields])
             if item.get("start") and not item.get("end"):
                 self.running_races.add(str(item["id"]))
         return existing
@@ -308,8 +315,11 @@ class PollRun(EventRun):
         return held is None or any(held != record_stamp(r) for r in race_records)
 
     def _confirm(self, work: RaceWork) -> None:
-        """A race whose records are as stored: only its state's context and inputs may move (no record write)."""
-        self.completed(state.race_scope(work.race_id), self.managed_records(work), work.race, work.result)
+        """A race whose records are as stored: only its state's context and inputs may move (no record write). Its
+        records were not listed, so edits behind fpvsync's back still count from when they last were."""
+        self.completed(
+            state.race_scope(work.race_id), self.managed_records(work), work.race, work.result, compared=False
+        )
 
     def submit(self, changes: ScopeChanges) -> None:
         if len(changes) and self.lock is None:

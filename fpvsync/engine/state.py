@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
@@ -107,6 +107,17 @@ class ScopeState:
     inputs: Mapping[str, str] = field(default_factory=dict)
     verified_at: str = ""
     changed_at: str = ""
+    #: PocketBase's ``updated`` of the stored state (read, never written: PocketBase's own clock).
+    updated: str = ""
+    #: Stored when the state is written without comparing the scope's records with PocketBase: the time after
+    #: which a record change counts as made behind fpvsync's back. Empty: :attr:`updated`.
+    edited_after: str = ""
+
+    @property
+    def edits_after(self) -> str:
+        """The PocketBase time after which a change to one of the scope's records is an edit behind fpvsync's back
+        ("": unknown, e.g. a state this process stored and has not read back; nothing counts as edited)."""
+        return self.edited_after or self.updated
 
     @property
     def complete(self) -> bool:
@@ -115,10 +126,11 @@ class ScopeState:
 
     def same(self, other: ScopeState | None) -> bool:
         """Whether storing ``self`` over ``other`` would change anything but the dates."""
-        return other is not None and (self.fingerprint, self.context, dict(self.inputs)) == (
+        return other is not None and (self.fingerprint, self.context, dict(self.inputs), self.edited_after) == (
             other.fingerprint,
             other.context,
             dict(other.inputs),
+            other.edited_after,
         )
 
     def dirty(self) -> ScopeState:
@@ -148,7 +160,9 @@ def load(sink: PocketBaseSink, event_id: str) -> dict[str, ScopeState]:
     """``scope -> state`` of every scope stored for ``event_id`` (one request per 1000 scopes)."""
     states: dict[str, ScopeState] = {}
     for item in sink.list_records(
-        SYNC_SCOPES, f"event = {filter_string(event_id)}", "scope,fingerprint,context,inputs,verifiedAt,changedAt"
+        SYNC_SCOPES,
+        f"event = {filter_string(event_id)}",
+        "scope,fingerprint,context,inputs,verifiedAt,changedAt,editedAfter,updated",
     ):
         inputs = item.get("inputs")
         states[str(item["scope"])] = ScopeState(
@@ -158,25 +172,38 @@ def load(sink: PocketBaseSink, event_id: str) -> dict[str, ScopeState]:
             inputs={str(k): str(v) for k, v in inputs.items()} if isinstance(inputs, dict) else {},
             verified_at=str(item.get("verifiedAt") or ""),
             changed_at=str(item.get("changedAt") or ""),
+            updated=str(item.get("updated") or ""),
+            edited_after=str(item.get("editedAfter") or ""),
         )
     return states
 
 
-def changed(states: Iterable[ScopeState], stored: Mapping[str, ScopeState]) -> list[ScopeState]:
-    """Those of ``states`` that differ from what is ``stored`` (storing the others would write nothing new)."""
+def changed(
+    states: Iterable[ScopeState], stored: Mapping[str, ScopeState], restamp: Collection[str] = ()
+) -> list[ScopeState]:
+    """Those of ``states`` that differ from what is ``stored`` (storing the others would write nothing new), and
+    those in ``restamp``: scopes whose records this run wrote, whose state must be stored again so that its
+    ``updated`` follows those writes (else the records would look edited behind fpvsync's back forever)."""
     result = []
     for state in states:
         before = stored.get(state.scope)
-        if before is None or not state.same(before) or state.changed_at != before.changed_at:
+        if before is None or not state.same(before) or state.changed_at != before.changed_at or state.scope in restamp:
             result.append(state)
     return result
 
 
-def save(sink: PocketBaseSink, event_id: str, states: Iterable[ScopeState], stored: Mapping[str, ScopeState]) -> int:
-    """Store ``states`` (only those that differ from ``stored``); returns how many were written."""
+def save(
+    sink: PocketBaseSink,
+    event_id: str,
+    states: Iterable[ScopeState],
+    stored: Mapping[str, ScopeState],
+    restamp: Collection[str] = (),
+) -> int:
+    """Store ``states`` (only those that differ from ``stored``, and those in ``restamp``, see :func:`changed`);
+    returns how many were written."""
     now = pb_datetime(datetime.now(UTC))
     operations: list[Upsert | Delete] = []
-    for state in changed(states, stored):
+    for state in changed(states, stored, restamp):
         before = stored.get(state.scope)
         operations.append(
             Upsert(
@@ -190,6 +217,7 @@ def save(sink: PocketBaseSink, event_id: str, states: Iterable[ScopeState], stor
                     "inputs": dict(state.inputs),
                     "verifiedAt": now,
                     "changedAt": state.changed_at,
+                    "editedAfter": state.edited_after,
                 },
                 scope=f"event {event_id}",
                 source_id=state.scope,
