@@ -7,7 +7,8 @@ One pass (the rules it follows are those of :mod:`fpvsync.engine.state`):
 2. lists the event's race records (one request): the running races, and races deleted behind fpvsync's back;
 3. fetches the races that are *due* (below), maps them, and writes those whose records differ from their stored
    fingerprint, are missing, or belong to this pass's rotation slice (compared with PocketBase whatever their
-   fingerprint: one list request per collection for the whole slice);
+   fingerprint: one list request per collection for the whole slice). Records PocketBase changed after their
+   scope's state was stored (an admin's edit, see :mod:`fpvsync.engine.state`) are rewritten when compared;
 4. stores the new state after the writes succeeded. A pass that finds nothing to change writes nothing, and takes
    the event's lock (so that overlapping passes never write at the same time) only when it has something to write.
 

@@ -2,7 +2,8 @@
 
 **The invariant.** After any sequence of fpvsync commands, source edits, crashes and admin edits or deletes in
 PocketBase, at most ``ceil(settled races / settled_per_pass) + 1`` default ``poll`` passes leave PocketBase equal,
-record for record, to a ``full`` of the same source into an empty PocketBase; then passes write nothing.
+record for record, to a ``full`` of the same source into an empty PocketBase; then passes write nothing. (Edits of
+the shared pilots and channels aside: see the owner rule below.)
 
 How each rule here upholds it (docs/state.md tells the same for people):
 
@@ -20,6 +21,12 @@ How each rule here upholds it (docs/state.md tells the same for people):
   event's race records (a race deleted behind fpvsync's back, or its event, is re-read at once), and compares the
   children of the settled races of its rotation slice: one list request per collection for the whole slice.
   Within one rotation every scope has been compared with PocketBase.
+- **Edits behind fpvsync's back** (an admin changes a lap's length in the dashboard; its ``syncHash`` stays) are
+  told by PocketBase's own clock: a record whose ``updated`` is later than the ``updated`` of its scope's state was
+  changed by someone else, and counts as unknown (rewritten when compared). So the state of a scope is stored
+  again after every run that wrote its records, even with the same fingerprint (``restamp`` of :func:`save`), and a
+  state stored without comparing its records keeps the time of the last comparison (:attr:`ScopeState.edited_after`).
+  The listings carry one more field (``updated``), never one more request.
 - **Context.** Each race scope remembers the digest of what it was mapped with (:func:`context_digest`: rounds,
   pilots, channels, event type, zone, mapping version). Races whose context is older than the event's are compared
   on top of the rotation, and ``status`` counts them as pending: a round renumbered, a zone changed, a late pilot, or a
@@ -27,7 +34,8 @@ How each rule here upholds it (docs/state.md tells the same for people):
 - **Global records (pilots, channels) have one owner rule that cannot flap:** an event creates the global records
   it lists that PocketBase lacks, but updates them only when its own document for them changed since it last
   applied it. Two events with different copies of a pilot each write once when their copy changes, never back and
-  forth.
+  forth. Edits behind fpvsync's back are therefore not looked for in them (one event's write would look like an
+  edit to the other, and the two would flap); deleted ones are created again.
 - **Recency** (``changedAt``) is moved only by the live mirror, and only when a scope's source documents changed:
   races written by ``full`` are settled at once, and a new mapping version re-verifies without making every race
   "recent".
