@@ -166,7 +166,7 @@ class PollRun(EventRun):
                 continue  # unchanged since this process last mirrored it
             if work.race.items is None:
                 self.report_unavailable_race(work, synced_before=state.race_scope(work.race_id) in self.stored)
-            elif work.race_id in verify or self._differs(work):
+            elif work.race_id in verify or self._differs(work) or not self._edits_known(work):
                 to_write.append(work)
             else:
                 self._confirm(work)
@@ -314,6 +314,13 @@ class PollRun(EventRun):
         race_records = work.records.get("races") or []
         held = self.existing_races.get(record_id(work.race_id))
         return held is None or any(held != record_stamp(r) for r in race_records)
+
+    def _edits_known(self, work: RaceWork) -> bool:
+        """Whether the race's stored state tells since when edits behind fpvsync's back count. A state this process
+        stored and kept in its :class:`PollMemory` does not (PocketBase set its ``updated``): such a race is compared
+        rather than confirmed, so that storing its state again cannot hide an earlier edit."""
+        stored = self.stored.get(state.race_scope(work.race_id))
+        return stored is not None and bool(stored.edits_after)
 
     def _confirm(self, work: RaceWork) -> None:
         """A race whose records are as stored: only its state's context and inputs may move (no record write). Its
