@@ -105,6 +105,51 @@ def test_records_an_admin_deletes_are_restored(
     _settle(mirror, replay, event, oracle)
 
 
+def _admin_edits(pb: RunningPocketBase, event: GeneratedEvent, race_id: str) -> dict[str, tuple[str, str, object]]:
+    """Edit, as a superuser in the dashboard would, a lap's length, a race's name and its round's name (fields that
+    are not relations: the records' syncHash stays as it was). Returns ``what -> (collection, id, edited value)``."""
+    race = read(event.race_file(race_id))[0]
+    edits = {
+        "lap": ("laps", record_id(race["Laps"][0]["ID"]), {"lengthSeconds": 99.25}),
+        "race": ("races", record_id(race_id), {"name": "Renamed by an admin"}),
+        "round": ("rounds", record_id(race["Round"]), {"name": "Round renamed by an admin"}),
+    }
+    with pb.admin() as client:
+        for collection, rid, body in edits.values():
+            client.patch(f"/api/collections/{collection}/records/{rid}", json=body).raise_for_status()
+    return {what: (c, rid, next(iter(body.values()))) for what, (c, rid, body) in edits.items()}
+
+
+def _fields(pb: RunningPocketBase, collection: str, rid: str) -> list[object]:
+    return list(pb.records(collection, f'id = "{rid}"')[0].values())
+
+
+@pytest.mark.parametrize("then", ["nothing", "snapshot of a source edit"])
+def test_records_an_admin_edits_are_restored(
+    pb: RunningPocketBase,
+    event: GeneratedEvent,
+    replay: ReplayServer,
+    mirror: Mirror,
+    oracle: RunningPocketBase,
+    then: str,
+) -> None:
+    assert engine.full(mirror.ctx, event.event_id).exit_code == 0
+    race_id = _finished_race(event)
+    edits = _admin_edits(pb, event, race_id)
+    for collection, rid, value in edits.values():
+        assert value in _fields(pb, collection, rid)  # the edit is there before the mirror heals it
+    if then != "nothing":
+        # The race's file changes and `snapshot` rewrites the race record, storing the race's state without
+        # comparing its laps: the lap edited before must still be found.
+        race = read(event.race_file(race_id))
+        race[0]["Detections"][0]["Peak"] = 4321
+        write_json(event.race_file(race_id), race)
+        assert run_cli(["snapshot", event.event_id, "--json"], pb, replay.url).exit_code == 0
+    _settle(mirror, replay, event, oracle)
+    for collection, rid, value in edits.values():
+        assert value not in _fields(pb, collection, rid)
+
+
 def test_a_renumbered_round_renames_its_races(
     pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer, mirror: Mirror, oracle: RunningPocketBase
 ) -> None:

@@ -97,7 +97,7 @@ BOOKKEEPING: dict[str, dict[str, Any]] = {
     },
     "syncScopes": {
         "id": "text", "event": "text", "scope": "text", "fingerprint": "text", "context": "text", "inputs": "json",
-        "verifiedAt": "date", "changedAt": "date",
+        "verifiedAt": "date", "changedAt": "date", "editedAfter": "date",
     },
     "syncLocks": {"id": "text", "name": "text", "holder": "text", "acquiredAt": "date", "expiresAt": "date"},
 }

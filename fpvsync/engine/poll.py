@@ -7,7 +7,8 @@ One pass (the rules it follows are those of :mod:`fpvsync.engine.state`):
 2. lists the event's race records (one request): the running races, and races deleted behind fpvsync's back;
 3. fetches the races that are *due* (below), maps them, and writes those whose records differ from their stored
    fingerprint, are missing, or belong to this pass's rotation slice (compared with PocketBase whatever their
-   fingerprint: one list request per collection for the whole slice);
+   fingerprint: one list request per collection for the whole slice). Records PocketBase changed after their
+   scope's state was stored (an admin's edit, see :mod:`fpvsync.engine.state`) are rewritten when compared;
 4. stores the new state after the writes succeeded. A pass that finds nothing to change writes nothing, and takes
    the event's lock (so that overlapping passes never write at the same time) only when it has something to write.
 
@@ -49,7 +50,7 @@ from fpvsync.ids import record_id
 from fpvsync.mapping import Known
 from fpvsync.pb import bookkeeping
 from fpvsync.pb.lock import Held, Lock, try_lock
-from fpvsync.pb.sink import stamp
+from fpvsync.pb.sink import EDITED, stamp
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.models import Event, Round
 
@@ -175,7 +176,7 @@ class PollRun(EventRun):
                 continue  # unchanged since this process last mirrored it
             if work.race.items is None:
                 self.report_unavailable_race(work, synced_before=state.race_scope(work.race_id) in self.stored)
-            elif work.race_id in verify or self._differs(work):
+            elif work.race_id in verify or self._differs(work) or not self._edits_known(work):
                 to_write.append(work)
             else:
                 self._confirm(work)
@@ -207,17 +208,26 @@ class PollRun(EventRun):
         return self.apply_base(self.load_base())
 
     def list_existing_races(self) -> dict[str, str]:
-        """The event's race records (one request), noting which are running."""
+        """The event's race records (one request), noting which are running; a race record PocketBase changed after
+        its scope was last established (an admin's edit) is :data:`~fpvsync.pb.sink.EDITED`."""
         existing: dict[str, str] = {}
         self.running_races = set()
         unstarted: list[tuple[float, float, str]] = []
         round_order = {record_id(r.id): float(r.order or 0) for r in self.rounds.values() if r.id}
         rid = record_id(self.event_id)
         fields = RELATIONS["races"]
+        edits = self.race_edits()
         for item in self.sink.list_records(
-            "races", f'event = "{rid}"', ",".join(["syncHash", "start", "end", "valid", "raceNumber", *fields])
+            "races",
+            f'event = "{rid}"',
+            ",".join(["syncHash", "start", "end", "updated", "valid", "raceNumber", *fields]),
         ):
-            existing[str(item["id"])] = stamp(str(item.get("syncHash") or ""), [item.get(f) for f in fields])
+            race = str(item["id"])
+            edited_after = edits.get(race, "")
+            if edited_after and str(item.get("updated") or "") > edited_after:
+                existing[race] = EDITED
+            else:
+                existing[race] = stamp(str(item.get("syncHash") or ""), [item.get(f) for f in fields])
             if item.get("start") and not item.get("end"):
                 self.running_races.add(str(item["id"]))
             elif not item.get("start") and item.get("valid"):
@@ -324,9 +334,19 @@ class PollRun(EventRun):
         held = self.existing_races.get(record_id(work.race_id))
         return held is None or any(held != record_stamp(r) for r in race_records)
 
+    def _edits_known(self, work: RaceWork) -> bool:
+        """Whether the race's stored state tells since when edits behind fpvsync's back count. A state this process
+        stored and kept in its :class:`PollMemory` does not (PocketBase set its ``updated``): such a race is compared
+        rather than confirmed, so that storing its state again cannot hide an earlier edit."""
+        stored = self.stored.get(state.race_scope(work.race_id))
+        return stored is not None and bool(stored.edits_after)
+
     def _confirm(self, work: RaceWork) -> None:
-        """A race whose records are as stored: only its state's context and inputs may move (no record write)."""
-        self.completed(state.race_scope(work.race_id), self.managed_records(work), work.race, work.result)
+        """A race whose records are as stored: only its state's context and inputs may move (no record write). Its
+        records were not listed, so edits behind fpvsync's back still count from when they last were."""
+        self.completed(
+            state.race_scope(work.race_id), self.managed_records(work), work.race, work.result, compared=False
+        )
 
     def submit(self, changes: ScopeChanges) -> None:
         if len(changes) and self.lock is None:

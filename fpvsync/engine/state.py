@@ -2,7 +2,8 @@
 
 **The invariant.** After any sequence of fpvsync commands, source edits, crashes and admin edits or deletes in
 PocketBase, at most ``ceil(settled races / settled_per_pass) + 1`` default ``poll`` passes leave PocketBase equal,
-record for record, to a ``full`` of the same source into an empty PocketBase; then passes write nothing.
+record for record, to a ``full`` of the same source into an empty PocketBase; then passes write nothing. (Edits of
+the shared pilots and channels aside: see the owner rule below.)
 
 How each rule here upholds it (docs/state.md tells the same for people):
 
@@ -20,6 +21,12 @@ How each rule here upholds it (docs/state.md tells the same for people):
   event's race records (a race deleted behind fpvsync's back, or its event, is re-read at once), and compares the
   children of the settled races of its rotation slice: one list request per collection for the whole slice.
   Within one rotation every scope has been compared with PocketBase.
+- **Edits behind fpvsync's back** (an admin changes a lap's length in the dashboard; its ``syncHash`` stays) are
+  told by PocketBase's own clock: a record whose ``updated`` is later than the ``updated`` of its scope's state was
+  changed by someone else, and counts as unknown (rewritten when compared). So the state of a scope is stored
+  again after every run that wrote its records, even with the same fingerprint (``restamp`` of :func:`save`), and a
+  state stored without comparing its records keeps the time of the last comparison (:attr:`ScopeState.edited_after`).
+  The listings carry one more field (``updated``), never one more request.
 - **Context.** Each race scope remembers the digest of what it was mapped with (:func:`context_digest`: rounds,
   pilots, channels, event type, zone, mapping version). Races whose context is older than the event's are compared
   on top of the rotation, and ``status`` counts them as pending: a round renumbered, a zone changed, a late pilot, or a
@@ -27,7 +34,8 @@ How each rule here upholds it (docs/state.md tells the same for people):
 - **Global records (pilots, channels) have one owner rule that cannot flap:** an event creates the global records
   it lists that PocketBase lacks, but updates them only when its own document for them changed since it last
   applied it. Two events with different copies of a pilot each write once when their copy changes, never back and
-  forth.
+  forth. Edits behind fpvsync's back are therefore not looked for in them (one event's write would look like an
+  edit to the other, and the two would flap); deleted ones are created again.
 - **Recency** (``changedAt``) is moved only by the live mirror, and only when a scope's source documents changed:
   races written by ``full`` are settled at once, and a new mapping version re-verifies without making every race
   "recent".
@@ -37,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
@@ -107,6 +115,17 @@ class ScopeState:
     inputs: Mapping[str, str] = field(default_factory=dict)
     verified_at: str = ""
     changed_at: str = ""
+    #: PocketBase's ``updated`` of the stored state (read, never written: PocketBase's own clock).
+    updated: str = ""
+    #: Stored when the state is written without comparing the scope's records with PocketBase: the time after
+    #: which a record change counts as made behind fpvsync's back. Empty: :attr:`updated`.
+    edited_after: str = ""
+
+    @property
+    def edits_after(self) -> str:
+        """The PocketBase time after which a change to one of the scope's records is an edit behind fpvsync's back
+        ("": unknown, e.g. a state this process stored and has not read back; nothing counts as edited)."""
+        return self.edited_after or self.updated
 
     @property
     def complete(self) -> bool:
@@ -115,10 +134,11 @@ class ScopeState:
 
     def same(self, other: ScopeState | None) -> bool:
         """Whether storing ``self`` over ``other`` would change anything but the dates."""
-        return other is not None and (self.fingerprint, self.context, dict(self.inputs)) == (
+        return other is not None and (self.fingerprint, self.context, dict(self.inputs), self.edited_after) == (
             other.fingerprint,
             other.context,
             dict(other.inputs),
+            other.edited_after,
         )
 
     def dirty(self) -> ScopeState:
@@ -148,7 +168,9 @@ def load(sink: PocketBaseSink, event_id: str) -> dict[str, ScopeState]:
     """``scope -> state`` of every scope stored for ``event_id`` (one request per 1000 scopes)."""
     states: dict[str, ScopeState] = {}
     for item in sink.list_records(
-        SYNC_SCOPES, f"event = {filter_string(event_id)}", "scope,fingerprint,context,inputs,verifiedAt,changedAt"
+        SYNC_SCOPES,
+        f"event = {filter_string(event_id)}",
+        "scope,fingerprint,context,inputs,verifiedAt,changedAt,editedAfter,updated",
     ):
         inputs = item.get("inputs")
         states[str(item["scope"])] = ScopeState(
@@ -158,25 +180,38 @@ def load(sink: PocketBaseSink, event_id: str) -> dict[str, ScopeState]:
             inputs={str(k): str(v) for k, v in inputs.items()} if isinstance(inputs, dict) else {},
             verified_at=str(item.get("verifiedAt") or ""),
             changed_at=str(item.get("changedAt") or ""),
+            updated=str(item.get("updated") or ""),
+            edited_after=str(item.get("editedAfter") or ""),
         )
     return states
 
 
-def changed(states: Iterable[ScopeState], stored: Mapping[str, ScopeState]) -> list[ScopeState]:
-    """Those of ``states`` that differ from what is ``stored`` (storing the others would write nothing new)."""
+def changed(
+    states: Iterable[ScopeState], stored: Mapping[str, ScopeState], restamp: Collection[str] = ()
+) -> list[ScopeState]:
+    """Those of ``states`` that differ from what is ``stored`` (storing the others would write nothing new), and
+    those in ``restamp``: scopes whose records this run wrote, whose state must be stored again so that its
+    ``updated`` follows those writes (else the records would look edited behind fpvsync's back forever)."""
     result = []
     for state in states:
         before = stored.get(state.scope)
-        if before is None or not state.same(before) or state.changed_at != before.changed_at:
+        if before is None or not state.same(before) or state.changed_at != before.changed_at or state.scope in restamp:
             result.append(state)
     return result
 
 
-def save(sink: PocketBaseSink, event_id: str, states: Iterable[ScopeState], stored: Mapping[str, ScopeState]) -> int:
-    """Store ``states`` (only those that differ from ``stored``); returns how many were written."""
+def save(
+    sink: PocketBaseSink,
+    event_id: str,
+    states: Iterable[ScopeState],
+    stored: Mapping[str, ScopeState],
+    restamp: Collection[str] = (),
+) -> int:
+    """Store ``states`` (only those that differ from ``stored``, and those in ``restamp``, see :func:`changed`);
+    returns how many were written."""
     now = pb_datetime(datetime.now(UTC))
     operations: list[Upsert | Delete] = []
-    for state in changed(states, stored):
+    for state in changed(states, stored, restamp):
         before = stored.get(state.scope)
         operations.append(
             Upsert(
@@ -190,6 +225,7 @@ def save(sink: PocketBaseSink, event_id: str, states: Iterable[ScopeState], stor
                     "inputs": dict(state.inputs),
                     "verifiedAt": now,
                     "changedAt": state.changed_at,
+                    "editedAfter": state.edited_after,
                 },
                 scope=f"event {event_id}",
                 source_id=state.scope,

@@ -135,6 +135,10 @@ class EventRun:
         self.done: dict[str, state.ScopeState] = {}
         #: Scopes this run wrote only part of, or read a changed document of without writing it whole.
         self.touched: set[str] = set()
+        #: Scopes whose records this run compared with PocketBase (edits behind fpvsync's back included).
+        self.compared: set[str] = set()
+        #: Scopes this run wrote records of: their state is stored again, after those writes.
+        self.written_scopes: set[str] = set()
         #: Scopes gone from the source: their state is deleted.
         self.forgotten: set[str] = set()
         #: The digest of what races are mapped with in this run (rounds, pilots, channels, zone, event type).
@@ -245,16 +249,17 @@ class EventRun:
             changed_at = before.changed_at if before is not None else ""
             if self.command == "poll" and (before is None or dict(before.inputs) != dict(done.inputs)):
                 changed_at = now  # only the live mirror tells "recent": races `full` wrote are settled at once
-            states.append(replace(done, changed_at=changed_at))
+            states.append(self._edits_counted(replace(done, changed_at=changed_at), before))
         for scope in (self.touched | (failed & stored.keys())) - self.done.keys():
             before = stored.get(scope)
             if before is not None and before.complete:
-                states.append(before.dirty())
-        states = state.changed(states, stored)
+                states.append(replace(before.dirty(), edited_after=before.edits_after))
+        restamp = (self.written_scopes & self.done.keys()) - failed
+        states = state.changed(states, stored, restamp)
         gone = [scope for scope in self.forgotten if scope in stored and scope not in self.done]
         if states or gone:
             self.before_state_write()
-        self.state_saved = state.save(self.sink, self.event_id, states, stored)
+        self.state_saved = state.save(self.sink, self.event_id, states, stored, restamp)
         if gone:
             self.state_saved += state.forget(self.sink, self.event_id, gone)
         self.stored_after = {
@@ -262,11 +267,33 @@ class EventRun:
             **{s.scope: s for s in states},
         }
 
+    def _edits_counted(self, done: state.ScopeState, before: state.ScopeState | None) -> state.ScopeState:
+        """``done`` with the time from which edits behind fpvsync's back count: from this store on when the scope
+        was compared with PocketBase (and repaired) in this run; else, from when it was last compared, whatever is
+        stored in between (a state stored again moves its ``updated``)."""
+        if done.scope in self.compared:
+            return replace(done, edited_after="")
+        if before is None:
+            return done
+        kept = replace(done, edited_after=before.edited_after)
+        if kept.same(before) and kept.changed_at == before.changed_at:
+            return kept  # not stored again: its ``updated`` still tells
+        return replace(done, edited_after=before.edits_after)
+
     def before_state_write(self) -> None:
         """Called before the state is written (the live mirror takes its lock here if no write took it)."""
 
-    def completed(self, scope: str, records: Mapping[str, Iterable[Record]], *documents: Loaded[Any] | None) -> None:
-        """Note that ``scope`` now holds exactly ``records`` (every collection it manages), read from ``documents``."""
+    def completed(
+        self,
+        scope: str,
+        records: Mapping[str, Iterable[Record]],
+        *documents: Loaded[Any] | None,
+        compared: bool = True,
+    ) -> None:
+        """Note that ``scope`` now holds exactly ``records`` (every collection it manages), read from ``documents``;
+        ``compared``: its records were listed from PocketBase and repaired in this run (else only re-derived)."""
+        if compared:
+            self.compared.add(scope)
         inputs = {d.path: d.sha256 or "" for d in documents if d is not None}
         context = self.race_context if state.race_of(scope) is not None or scope == state.EVENT_SCOPE else ""
         self.done[scope] = state.ScopeState(scope, state.fingerprint(records), context, inputs)
@@ -275,6 +302,8 @@ class EventRun:
 
     def submit(self, changes: ScopeChanges) -> None:
         """Queue a scope's writes; full chunks go to PocketBase at once."""
+        if len(changes):
+            self.written_scopes.add(_state_scope(changes.scope))
         self._pending.extend(changes.operations())
         self.flush(final=False)
 
@@ -381,22 +410,23 @@ class EventRun:
         except Exception as exc:  # a value the mapping cannot handle fails the scope, never the run
             summary.error("event", f"{_unmappable(exc)}; nothing in this scope was changed", "events", eid)
             return False
-        existing_event = self.sink.existing_hashes("events", f'id = "{rid}"', RELATIONS["events"])
+        edits = self.edits_after(state.EVENT_SCOPE)
+        existing_event = self.sink.existing_hashes("events", f'id = "{rid}"', RELATIONS["events"], edits)
         # The event record holds what it derives from Channels.json: without it, a stored event stays as it is.
         wanted_event = _present([event_record]) if channels is not None or not existing_event else []
         plan_collection(changes, summary, "events", wanted_event, existing_event, delete_stale=False)
         if stages.items is not None:
-            existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"', RELATIONS["stages"])
+            existing_stages = self.sink.existing_hashes("stages", f'event = "{rid}"', RELATIONS["stages"], edits)
             plan_collection(changes, summary, "stages", stage_records, existing_stages, delete_stale=True)
         elif not stages.empty:
             self.unavailable("event", stages)
         if rounds.items is not None:
-            existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"', RELATIONS["rounds"])
+            existing_rounds = self.sink.existing_hashes("rounds", f'event = "{rid}"', RELATIONS["rounds"], edits)
             plan_collection(changes, summary, "rounds", round_records, existing_rounds, delete_stale=True)
         else:
             self.unavailable("event", rounds)
         existing_roster = self.sink.existing_hashes(
-            "pilotChannels", f'event = "{rid}" && race = ""', RELATIONS["pilotChannels"]
+            "pilotChannels", f'event = "{rid}" && race = ""', RELATIONS["pilotChannels"], edits
         )
         plan_collection(changes, summary, "pilotChannels", roster, existing_roster, delete_stale=True)
         self.submit(changes)
@@ -411,8 +441,27 @@ class EventRun:
         return True
 
     def list_existing_races(self) -> dict[str, str]:
-        """``id -> syncHash`` of the event's race records in PocketBase."""
-        return self.sink.existing_hashes("races", f'event = "{record_id(self.event_id)}"', RELATIONS["races"])
+        """``id -> syncHash`` of the event's race records in PocketBase (:data:`~fpvsync.pb.sink.EDITED` when edited
+        behind fpvsync's back)."""
+        rid = record_id(self.event_id)
+        races = self.sink.existing_grouped("races", f'event = "{rid}"', "id", RELATIONS["races"], self.race_edits())
+        return {race_id: hashes[race_id] for race_id, hashes in races.items()}
+
+    def edits_after(self, scope: str) -> str:
+        """The PocketBase time after which a change to a record of ``scope`` was made behind fpvsync's back ("":
+        never stored; nothing counts as edited). Not for pilots and channels: several events share them (see
+        :meth:`_apply_global`), and one event's write would look like an edit to the other."""
+        before = self.stored.get(scope)
+        return before.edits_after if before is not None else ""
+
+    def race_edits(self) -> dict[str, str]:
+        """:meth:`edits_after` of every stored race scope, by race record id."""
+        edits: dict[str, str] = {}
+        for scope, stored in self.stored.items():
+            race_id = state.race_of(scope)
+            if race_id is not None and stored.edits_after:
+                edits[record_id(race_id)] = stored.edits_after
+        return edits
 
     def _apply_global(
         self,
@@ -468,11 +517,15 @@ class EventRun:
             ids = sorted({record_id(r) for r in race_ids or []} | set(record_ids or []))
             filters = [" || ".join(f'race = "{i}"' for i in ids[n : n + 50]) for n in range(0, len(ids), 50)]
 
+        edits = self.race_edits()
+
         def work() -> None:
             for collection in collections:
                 grouped = self.children.setdefault(collection, {})
                 for filter_ in filters:
-                    grouped.update(self.sink.existing_grouped(collection, filter_, "race", RELATIONS[collection]))
+                    grouped.update(
+                        self.sink.existing_grouped(collection, filter_, "race", RELATIONS[collection], edits)
+                    )
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpvsync-list")
         future = executor.submit(work)
@@ -748,7 +801,9 @@ class EventRun:
             self.summary,
             "results",
             records,
-            self.sink.existing_hashes("results", f'event = "{rid}" && race = ""', RELATIONS["results"]),
+            self.sink.existing_hashes(
+                "results", f'event = "{rid}" && race = ""', RELATIONS["results"], self.edits_after(state.RESULTS_SCOPE)
+            ),
             delete_stale=True,
         )
         self.submit(changes)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -366,22 +366,35 @@ class PocketBaseSink:
                 return
             last = str(items[-1]["id"])
 
-    def existing_hashes(self, collection: str, filter: str | None = None, also: Sequence[str] = ()) -> dict[str, str]:
+    def existing_hashes(
+        self, collection: str, filter: str | None = None, also: Sequence[str] = (), edited_after: str = ""
+    ) -> dict[str, str]:
         """``id -> syncHash`` of every record of ``collection`` matching ``filter``; with ``also``, the values of
         those fields follow the hash (see :func:`stamp`), so that a change PocketBase made by itself (a relation
-        emptied when its target was deleted) shows."""
-        names = ",".join(["id", "syncHash", *also])
-        return {str(item["id"]): _stamp_of(item, also) for item in self.list_records(collection, filter, fields=names)}
+        emptied when its target was deleted) shows. With ``edited_after`` (a PocketBase time), a record PocketBase
+        updated later than that is returned as :data:`EDITED` (its stamp counts as unknown)."""
+        names = ",".join(["id", "syncHash", *also, *(["updated"] if edited_after else [])])
+        return {
+            str(item["id"]): _stamp_of(item, also, edited_after)
+            for item in self.list_records(collection, filter, fields=names)
+        }
 
     def existing_grouped(
-        self, collection: str, filter: str | None, by: str, also: Sequence[str] = ()
+        self,
+        collection: str,
+        filter: str | None,
+        by: str,
+        also: Sequence[str] = (),
+        edited_after: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, str]]:
-        """``value of by -> {id -> syncHash}``: one listing for many scopes (say, every race's laps of an event)."""
+        """``value of by -> {id -> syncHash}``: one listing for many scopes (say, every race's laps of an event).
+        ``edited_after`` maps a group to its PocketBase time, as for :meth:`existing_hashes`."""
         grouped: dict[str, dict[str, str]] = {}
-        names = ",".join(dict.fromkeys(["id", "syncHash", by, *also]))
+        names = ",".join(dict.fromkeys(["id", "syncHash", by, *also, *(["updated"] if edited_after else [])]))
         for item in self.list_records(collection, filter, fields=names):
-            group = grouped.setdefault(str(item.get(by) or ""), {})
-            group[str(item["id"])] = _stamp_of(item, also)
+            key = str(item.get(by) or "")
+            group = grouped.setdefault(key, {})
+            group[str(item["id"])] = _stamp_of(item, also, (edited_after or {}).get(key, ""))
         return grouped
 
     # -- writing -----------------------------------------------------------------------------------------------------
@@ -527,7 +540,13 @@ def stamp(sync_hash: str, values: Sequence[object]) -> str:
     return "|".join(parts)
 
 
-def _stamp_of(item: dict[str, Any], also: Sequence[str]) -> str:
+#: The stamp of a record PocketBase changed after fpvsync last established its scope: it matches no record.
+EDITED: Final = ""
+
+
+def _stamp_of(item: dict[str, Any], also: Sequence[str], edited_after: str = "") -> str:
+    if edited_after and str(item.get("updated") or "") > edited_after:
+        return EDITED
     sync_hash = str(item.get("syncHash") or "")
     return stamp(sync_hash, [item.get(name) for name in also]) if also else sync_hash
 
