@@ -47,7 +47,7 @@ def test_ctrl_c_during_full_says_how_far_it_got_and_a_rerun_finishes(pb: Running
         assert message.startswith("interrupted after ") and message.endswith(" races; rerun to finish"), message
         done, total = (int(n) for n in message.removeprefix("interrupted after ").split(" races")[0].split(" of "))
         assert 0 <= done < total
-        runs = pb.records("syncRuns", f'event = "{event.event_id}"')
+        runs = pb.records("syncRuns", f'eventId = "{event.event_id}"')
         assert [(r["command"], r["exitCode"], r["ok"]) for r in runs] == [("full", 130, False)]
         assert message in str(runs[0]["summary"])
 
