@@ -82,7 +82,8 @@ class Leftover:
     until: float
 
 
-#: The next races to run (not started, in race order) that every pass re-reads besides the running one.
+#: The next races to run (not started, in race order) that every pass re-reads besides the running one, on builds
+#: without ``/current`` (with it, the race loaded is read from the moment it is cued).
 NEXT_RACES_EVERY_PASS: Final = 2
 
 

@@ -109,7 +109,7 @@ _EXPECT_RANK: Final[dict[Expect | None, int]] = {None: 0, "change": 1, "running"
 
 
 @dataclass
-class _TierClock:
+class TierClock:
     """When the fast tier last asked which race is loaded, and last queued a re-read of it (monotonic)."""
 
     asked_at: float = float("-inf")
@@ -147,6 +147,8 @@ class LiveMirror:
         #: Counters for logs, tests and the benchmark.
         self.stats = {"received": 0, "dropped": 0, "garbage": 0, "ignored": 0, "syncs": 0, "retries": 0}
         self._stop = threading.Event()
+        #: Set once the worker has read ahead (or failed to): until then the mirror is not idle.
+        self._warmed = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_drop_log = float("-inf")
         self._lock = threading.Lock()
@@ -171,8 +173,9 @@ class LiveMirror:
         self._threads.clear()
 
     def idle(self) -> bool:
-        """Nothing waiting in the inbox or the queue, and no sync running (tests and the benchmark wait on it)."""
-        return self.inbox.empty() and not self.queue.busy()
+        """Read ahead, nothing waiting in the inbox or the queue, and no sync running (tests and the benchmark wait
+        on it)."""
+        return self._warmed.is_set() and self.inbox.empty() and not self.queue.busy()
 
     # -- input ----------------------------------------------------------------------------------------------------
 
@@ -221,14 +224,14 @@ class LiveMirror:
     # -- the fast tier --------------------------------------------------------------------------------------------
 
     def _fast_tier(self) -> None:
-        clock = _TierClock()
+        clock = TierClock()
         while not self._stop.wait(self.options.fast_interval):
             try:
                 self._tick(clock, time.monotonic())
             except Exception:  # a bug here must not end the live mirror
                 logger.exception("fast tier: tick failed")
 
-    def _tick(self, clock: _TierClock, now: float) -> None:
+    def _tick(self, clock: TierClock, now: float) -> None:
         """Ask which race is loaded when due, and queue a re-read of it when due (see the module docstring)."""
         options = self.options
         following = self.loaded_race is not None and self.loaded_state != "ended"
@@ -261,6 +264,8 @@ class LiveMirror:
             self.sync.warm()
         except Exception as exc:  # the first sync reads it all then
             logger.warning("live mirror: could not read ahead: %s", exc)
+        finally:
+            self._warmed.set()
         while not self._stop.is_set():
             item = self.queue.get(timeout=0.2)
             if item is None:
