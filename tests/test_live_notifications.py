@@ -166,6 +166,8 @@ def test_the_queue_hands_each_key_to_one_worker_at_a_time() -> None:
         ({"Round": 1, "Race": 2, "State": "Start"}, True, "running"),
         ({"Round": 1, "Race": 2, "State": "End"}, True, "ended"),
         (LEGACY_DETECTION, True, "change"),  # no detection id: any change will do
+        ({"type": "DetectionExt", "round": 1, "race": 2}, True, "change"),
+        ({"type": "DetectionExt", "round": 1, "race": 2, "detectionId": "A-1"}, True, None),  # waits for a-1
     ],
 )
 def test_each_notification_waits_only_for_what_it_announces(

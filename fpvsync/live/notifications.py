@@ -91,7 +91,7 @@ _EXTENSION: Final[dict[str, tuple[bool, bool, RaceState | None, Expect | None]]]
     "RaceStartAnnouncement": (False, False, "armed", None),
     "RacePreStart": (False, False, "armed", None),
     "RaceStart": (True, False, "running", "running"),
-    "DetectionExt": (True, False, "running", None),  # waits for its detection id instead
+    "DetectionExt": (True, False, "running", None),  # waits for its detection id (else for any change)
     "PilotCrashedOut": (True, False, None, None),
     "PilotStaggeredStart": (True, False, None, None),
     "PilotRaceState": (True, False, None, None),
@@ -143,6 +143,8 @@ def _extension(data: dict[str, Any]) -> Notification:
     race = None if kind in _NO_RACE else _race_ref(data.get("round"), data.get("race"), data.get("raceType"))
     detection = data.get("detectionId") if kind == "DetectionExt" else None
     detection_id = detection.strip().lower() if isinstance(detection, str) and detection.strip() else None
+    if kind == "DetectionExt" and detection_id is None:
+        expect = "change"  # no id to wait for: any change will do, as for a legacy detection
     return Notification("extension", kind, race, race_changed, event_documents, state, seq, detection_id, expect)
 
 
