@@ -78,13 +78,13 @@ class Options:
     #: The small event of the poll comparison: 12 pilots, 3 rounds = 10 races.
     small_pilots: int = 12
     small_rounds: int = 3
-    #: The live section's event (64 pilots, 25 rounds = 401 races), how fast its race is played, and how long
-    #: the laptop's idle load is watched (twice: no race loaded, then one loaded and not started; two whole passes of
-    #: `poll --watch` with the fast tier each).
+    #: The live section's event (64 pilots, 25 rounds = 401 races), how fast its race is played, and how long at
+    #: most the laptop's idle load is watched (twice: no race loaded, then one loaded and not started; each time
+    #: from the end of one whole pass of `poll --watch` with the fast tier to the end of the second after it).
     live_pilots: int = 64
     live_rounds: int = 25
     live_speed: float = 2.0
-    live_idle_seconds: float = 60.0
+    live_idle_seconds: float = 90.0
 
 
 QUICK = Options(rounds=18, repeat=3, batch_sizes=(500, 1000), naive_records=1000)

@@ -137,20 +137,39 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
+class Passes:
+    """`poll --watch` passes every ``interval`` seconds in a thread (as the command runs them); counts those done."""
+
+    def __init__(self, ctx: engine.SyncContext, event_id: str, interval: float) -> None:
+        self.done = 0
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        report = WatchReport(self._count, lambda _: self._count(None), lambda _: None)
+        policy = PollPolicy(interval=interval)
+        self._thread = threading.Thread(target=watch, args=(ctx, event_id, policy, report, self._stop))
+
+    def _count(self, _: object) -> None:
+        with self._changed:
+            self.done += 1
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` passes are done (False after ``timeout`` seconds)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.done >= count, timeout)
+
+
 @contextlib.contextmanager
-def _passes(ctx: engine.SyncContext, event_id: str, interval: float) -> Iterator[None]:
-    """`poll --watch` passes every ``interval`` seconds in a thread (as the command runs them), entered once the
-    first pass is over: a live mirror is started before the race, not as it begins."""
-    stop, first = threading.Event(), threading.Event()
-    report = WatchReport(lambda _: first.set(), lambda _: first.set(), lambda _: None)
-    thread = threading.Thread(target=watch, args=(ctx, event_id, PollPolicy(interval=interval), report, stop))
-    thread.start()
-    first.wait(120)
+def _passes(ctx: engine.SyncContext, event_id: str, interval: float) -> Iterator[Passes]:
+    """Passes entered once the first is over: a live mirror is started before the race, not as it begins."""
+    passes = Passes(ctx, event_id, interval)
+    passes._thread.start()
+    passes.wait_for(1, 120)
     try:
-        yield
+        yield passes
     finally:
-        stop.set()
-        thread.join()
+        passes._stop.set()
+        passes._thread.join()
 
 
 class Baseline:
@@ -201,24 +220,28 @@ class Baseline:
 
 def idle_rps(ctx: engine.SyncContext, replay: ReplayServer, event_id: str, seconds: float, cued: str | None) -> Json:
     """`poll --watch` with its defaults (the fast tier, whole passes every 30 s) while no race runs: none loaded
-    (``cued`` None), or ``cued`` loaded and not started."""
+    (``cued`` None), or ``cued`` loaded and not started. The steady state: counted from the end of the first pass
+    (the mirror having read ahead) to the end of the third, or for ``seconds`` if that comes first."""
     replay.current_race = cued
-    before, started = replay.requests_served, time.monotonic()
-    by_document = replay.requests_by_document.copy()
     with (
-        _passes(ctx, event_id, PASS_INTERVAL_WITH_FAST_TIER),
-        live_mirror(ctx, event_id, PollPolicy(), listen=None, options=LiveOptions()),
+        _passes(ctx, event_id, PASS_INTERVAL_WITH_FAST_TIER) as passes,
+        live_mirror(ctx, event_id, PollPolicy(), listen=None, options=LiveOptions()) as live,
     ):
-        time.sleep(seconds)
-    rps = (replay.requests_served - before) / (time.monotonic() - started)
-    asked = replay.requests_by_document - by_document
+        while live.mirror is not None and not live.mirror.idle():
+            time.sleep(0.05)
+        before, started = replay.requests_served, time.monotonic()
+        by_document = replay.requests_by_document.copy()
+        passes.wait_for(passes.done + 2, seconds)
+        elapsed = time.monotonic() - started
+        rps = (replay.requests_served - before) / elapsed
+        asked = replay.requests_by_document - by_document
     before = replay.requests_served
     poll(ctx, event_id, PollPolicy(interval=2.0))
     per_pass = replay.requests_served - before
     replay.current_race = AUTO
     return {
         "laptop_rps": round(rps, 2),
-        "seconds": seconds,
+        "seconds": round(elapsed, 1),
         "requests_per_pass": per_pass,
         "laptop_requests": dict(asked.most_common()),
     }
@@ -241,7 +264,7 @@ def live_bench(
     log: Callable[[str], None],
     *,
     speed: float = 2.0,
-    idle_seconds: float = 60.0,
+    idle_seconds: float = 90.0,
 ) -> Json:
     """All live figures on ``event`` (already synced into ``pb`` with ``full``)."""
     simulator = RaceSimulator(event.root, event.event_id)
