@@ -290,8 +290,11 @@ class LiveMirror:
         self.stats["syncs"] += 1
         summary = outcome.summary
         with self._lock:
-            if race is not None and race == self.loaded_race and race in outcome.states:
-                self.loaded_state = outcome.states[race]
+            if race is not None and race == self.loaded_race:
+                if race in outcome.states:
+                    self.loaded_state = outcome.states[race]
+                elif race in outcome.unavailable and self.loaded_state is None:
+                    self.loaded_state = "idle"  # no readable file yet (say, not this event's): no need to hurry
         if self.on_sync is not None and (summary.written or summary.errors):
             self.on_sync(summary)
         if outcome.summary.unreachable:
