@@ -138,8 +138,11 @@ def update_event_state(
     if sink.dry_run:
         return False
     rid = record_id(event_id)
-    wanted = compute_state(_race_order(sink, rid), hint)
     stored = _stored(sink, rid)
+    if stored is not None and written and _order_unchanged(written, stored, hint):
+        wanted = {k: stored.get(k) or "" for k in _FIELDS}
+    else:
+        wanted = compute_state(_race_order(sink, rid), hint)
     moved = stored is None or any(_same_value(stored.get(k), wanted[k]) is False for k in _FIELDS)
     if not written and not moved:
         return False
@@ -155,6 +158,23 @@ def update_event_state(
     else:
         sink.send(f"/api/collections/{EVENT_STATE}/records/{rid}", {"method": "PATCH", "body": body})
     return True
+
+
+#: Collections whose records never move the race order's current or next race: ``raceOrder`` rows hold a race's
+#: validity, start, end and number of pilots, all from ``races`` and ``pilotChannels``.
+_ORDER_NEUTRAL: Final = frozenset({"laps", "detections", "gamePoints", "results"})
+
+
+def _order_unchanged(written: Collection[str], stored: dict[str, Any], hint: RaceHint | None) -> bool:
+    """Whether the stored current and next race still hold: only laps and the like were written (a lap of the
+    running race, the live tiers' common case), and a hint names the stored current race in the stored state.
+    Saves reading the whole race order per lap. (Without a hint, the stored current race may have been a hint's
+    that no longer holds: the order decides.)"""
+    if not set(written) <= _ORDER_NEUTRAL or hint is None or hint.race_id is None:
+        return False
+    if record_id(hint.race_id) != stored.get("currentRace"):
+        return False
+    return hint.state is None or hint.state == stored.get("raceState")
 
 
 def _same_value(stored: object, wanted: object) -> bool:

@@ -23,6 +23,7 @@ RATIOS = {
     "live_doorbell_laptop_rps",
     "live_baseline_laptop_rps",
     "idle_laptop_rps",
+    "idle_cued_laptop_rps",
     "live_doorbell_over_baseline_p95",
     "live_doorbell_over_baseline_rps",
 }

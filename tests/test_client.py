@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ pytest_plugins = ["tests.conftest_source"]
 CASSETTES = Path(__file__).parent / "cassettes"
 #: Cassettes name this host instead of the replay server's random port.
 CASSETTE_BASE = "http://fpvtrackside.test:8080"
-FAST = {"backoff": 0.01, "timeout": 2.0}
+FAST = {"backoff": 0.01, "reread_backoff": 0.01, "timeout": 2.0}
 
 
 def client_for(server: ReplayServer, **options: Any) -> TracksideClient:
@@ -140,6 +141,26 @@ def test_file_rewritten_by_another_thread_is_picked_up(replay: ReplayServer, sam
     finally:
         thread.join(5)
     assert document.body == complete
+
+
+def test_a_file_being_written_is_read_again_sooner_than_a_silent_server(
+    replay: ReplayServer, sample_event: SampleEvent, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FPVTrackside rewrites a file within milliseconds: a live lap must not wait as long as for a server that is
+    down. Each kind of failure gets its own first pause, doubling (the pauses are logged at debug level)."""
+    caplog.set_level(logging.DEBUG, logger="fpvsync.trackside")
+    sample_event.event_file("Pilots.json").write_bytes(b'[{"Name": "Half')
+    path = f"events/{sample_event.event_id}/Pilots.json"
+    with client_for(replay, attempts=3, backoff=0.3, reread_backoff=0.01) as client, pytest.raises(DocumentUnavailable):
+        client.fetch(path)
+    silent = f"http://127.0.0.1:{free_port()}"
+    with (
+        TracksideClient(silent, attempts=3, backoff=0.02, reread_backoff=5.0) as client,
+        pytest.raises(SourceUnreachable),
+    ):
+        client.fetch("events/x/Event.json")
+    pauses = [r.getMessage().split(" in ", 1)[1].split("s ", 1)[0] for r in caplog.records if "retrying" in r.msg]
+    assert pauses == ["0.01", "0.02", "0.02", "0.04"]
 
 
 def test_permanently_broken_json_is_unavailable_never_empty(replay: ReplayServer, sample_event: SampleEvent) -> None:
@@ -397,7 +418,7 @@ def test_min_interval_between_requests(replay: ReplayServer, sample_event: Sampl
 
 def test_backoff_does_not_block_other_threads(replay: ReplayServer, sample_event: SampleEvent) -> None:
     """A document being retried must not hold the connection while it waits."""
-    with client_for(replay, attempts=2, backoff=0.2) as client:
+    with client_for(replay, attempts=2, backoff=0.2, reread_backoff=0.2) as client:
         outcomes: list[str] = []
 
         def fetch_missing() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from fpvsync import engine
 from fpvsync.engine.poll import poll
-from fpvsync.event_state import RaceHint, compute_state
+from fpvsync.event_state import RaceHint, compute_state, update_event_state
 from fpvsync.ids import record_id
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
@@ -160,6 +160,42 @@ def test_a_new_lap_bumps_change_seq_once_naming_what_changed(
     after = state_of(pb, event)
     assert after["changeSeq"] == 2
     assert set(after["changedCollections"]) == {"detections", "laps"}
+
+
+@pytest.mark.parametrize(
+    ("written", "hinted", "state"),
+    [
+        ({"laps", "detections"}, "running", None),  # a lap of the running race: current and next stay
+        ({"laps", "detections"}, "running", "running"),
+        ({"laps", "detections"}, None, None),
+        ({"laps"}, "unstarted", None),  # the race director loaded another race
+        ({"laps"}, "running", "armed"),  # a file that says more than a hint wins
+        ({"laps", "races"}, None, None),
+        ({"pilotChannels"}, None, None),  # a race's pilots decide whether it can be next
+        (set(), "unstarted", "armed"),
+    ],
+)
+def test_event_state_after_a_write_is_what_the_race_order_says(
+    pb: RunningPocketBase,
+    event: GeneratedEvent,
+    ctx: engine.SyncContext,
+    written: set[str],
+    hinted: str | None,
+    state: Any,
+) -> None:
+    """Whatever shortcut a lap takes, the record ends as computed from the whole ``raceOrder`` view (the oracle)."""
+    assert engine.full(ctx, event.event_id).exit_code == 0
+    assert event.running_race_id is not None
+    race = {"running": event.running_race_id, "unstarted": event.unstarted_race_ids[-1], None: None}[hinted]
+    hint = RaceHint(race_id=race, state=state) if hinted else None
+    before = state_of(pb, event)
+    update_event_state(ctx.sink, event.event_id, written, hint)
+    after = state_of(pb, event)
+    order = pb.records("raceOrder", f'event = "{record_id(event.event_id)}"')
+    order.sort(key=lambda r: int(str(r["position"])))
+    wanted = compute_state(order, hint)
+    assert {k: after[k] for k in wanted} == wanted
+    assert after["changeSeq"] == before["changeSeq"] + 1
 
 
 def test_dry_run_leaves_event_state_alone(pb: RunningPocketBase, event: GeneratedEvent) -> None:

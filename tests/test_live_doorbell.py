@@ -18,6 +18,7 @@ from fpvsync.engine.poll import PollPolicy, poll
 from fpvsync.event_state import RaceHint
 from fpvsync.ids import record_id
 from fpvsync.live.mirror import LiveOptions
+from fpvsync.live.races import current_race
 from fpvsync.live.runner import Live, live_mirror
 from fpvsync.live.targeted import EngineSync
 from fpvsync.pb.sink import PocketBaseSink
@@ -266,3 +267,98 @@ def changed_counts(summary: SyncSummary) -> dict[tuple[str, str], int]:
         for what, n in counts.items()
         if what in ("created", "updated", "deleted", "failed") and n
     }
+
+
+def settled(live: Live) -> Callable[[], bool]:
+    return lambda: live.mirror is not None and live.mirror.idle()
+
+
+def test_a_race_armed_is_told_in_event_state_without_asking_the_laptop(
+    pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer, live: Live
+) -> None:
+    race_id = event.unstarted_race_ids[0]
+    wait_until(settled(live), "the mirror read ahead")
+    before = replay.requests_served
+    ring(live, {"type": "RacePreStart", "seq": 3, **race_numbers(event, race_id)})
+    wait_until(lambda: pb.records("eventState")[0]["raceState"] == "armed", "eventState says armed")
+    wait_until(settled(live), "the mirror is idle")
+    assert pb.records("eventState")[0]["currentRace"] == record_id(race_id)
+    assert replay.requests_served == before  # an armed start writes no file: nothing to read
+
+
+def test_a_race_loaded_is_read_once_and_not_waited_for(event: GeneratedEvent, replay: ReplayServer, live: Live) -> None:
+    """Loading a race may change nothing in its file: one read, no re-reads hoping for a change."""
+    race_id = event.unstarted_race_ids[0]
+    wait_until(settled(live), "the mirror read ahead")
+    before = replay.requests_by_document.copy()
+    ring(live, {"type": "RaceLoaded", "seq": 4, **race_numbers(event, race_id), "pilots": []})
+    wait_until(lambda: live.mirror is not None and live.mirror.stats["syncs"] >= 1, "the race was read")
+    wait_until(settled(live), "the mirror is idle")
+    time.sleep(0.3)  # re-reads would come 20, 40, 80... ms apart
+    asked = replay.requests_by_document - before
+    assert asked["Race.json"] == 1
+    assert live.mirror is not None and live.mirror.stats["retries"] == 0
+
+
+def test_a_race_start_announced_before_its_file_is_saved_is_waited_for(
+    pb: RunningPocketBase, event: GeneratedEvent, live: Live
+) -> None:
+    race_id = event.unstarted_race_ids[0]
+    race_file = event.race_file(race_id)
+    wait_until(settled(live), "the mirror read ahead")
+    ring(live, {"type": "RaceStart", "seq": 5, **race_numbers(event, race_id)})
+    wait_until(lambda: live.mirror is not None and live.mirror.stats["retries"] >= 1, "a re-read was queued")
+    race = read(race_file)
+    race[0]["Start"] = "2026/05/03 14:00:00"
+    write_json(race_file, race)  # FPVTrackside saves the race a moment after announcing its start
+    wait_until(lambda: bool(pb.records("races", f'sourceId = "{race_id}"')[0]["start"]), "the start is mirrored")
+
+
+def test_a_running_race_asks_for_its_results_only_once_it_ended(
+    pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer, ctx: engine.SyncContext
+) -> None:
+    """FPVTrackside writes ``Result.json`` when a race ends: lap after lap, only ``Race.json`` is read."""
+    race_id = event.running_race_id
+    assert race_id is not None
+    sync = EngineSync(ctx, event.event_id, PollPolicy())
+    sync.sync(frozenset({race_id}), False, RaceHint(race_id=race_id))
+    before = replay.requests_by_document.copy()
+    for n in range(3):
+        add_lap(event, race_id, 60 + n)
+        assert race_id in sync.sync(frozenset({race_id}), False, RaceHint(race_id=race_id)).changed
+    asked = replay.requests_by_document - before
+    assert (asked["Race.json"], asked["Result.json"]) == (3, 0)
+
+    race = read(event.race_file(race_id))
+    race[0]["End"] = "2026/05/03 14:09:00"
+    write_json(event.race_file(race_id), race)
+    finished = event.finished_race_ids[0]
+    results = (
+        event.race_file(finished).with_name("Result.json").read_bytes().replace(finished.encode(), race_id.encode())
+    )
+    event.race_file(race_id).with_name("Result.json").write_bytes(results)
+    outcome = sync.sync(frozenset({race_id}), False, RaceHint(race_id=race_id))
+    assert (outcome.states[race_id], race_id in outcome.results) == ("ended", True)
+    assert pb.records("results", f'race = "{record_id(race_id)}"')
+
+
+def test_without_current_the_tier_follows_the_next_race_until_one_runs(
+    pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer, ctx: engine.SyncContext
+) -> None:
+    """Builds older than ``/current``: with no race running, the race to watch for a start is the next one to run
+    (FPVTrackside's own rule, ``eventState.nextRace``); once a race runs, that race."""
+    replay.current_race = "absent"
+    running = event.running_race_id
+    assert running is not None
+    race = read(event.race_file(running))
+    race[0]["End"] = "2026/05/03 14:09:00"
+    write_json(event.race_file(running), race)
+    assert engine.full(ctx, event.event_id).exit_code == 0
+    next_race = pb.records("races", f'id = "{pb.records("eventState")[0]["nextRace"]}"')[0]["sourceId"]
+    assert next_race in event.unstarted_race_ids
+    assert current_race(ctx.client, ctx.sink, event.event_id) == next_race
+
+    race[0]["End"] = "0001/01/01 0:00:00"
+    write_json(event.race_file(running), race)
+    assert engine.full(ctx, event.event_id).exit_code == 0
+    assert current_race(ctx.client, ctx.sink, event.event_id) == running

@@ -7,6 +7,8 @@ import threading
 
 import pytest
 
+from fpvsync.event_state import RaceState
+from fpvsync.live.mirror import LiveMirror, LiveOptions, TierClock
 from fpvsync.live.notifications import NotificationError, RaceRef, parse_notification
 from fpvsync.live.receiver import parse_listen
 from fpvsync.live.workqueue import CoalescingQueue
@@ -149,3 +151,76 @@ def test_the_queue_hands_each_key_to_one_worker_at_a_time() -> None:
         thread.join()
     assert overlaps == []
     assert not queue.busy()
+
+
+@pytest.mark.parametrize(
+    ("payload", "reads", "waits_for"),
+    [
+        ({"type": "RaceLoaded", "round": 1, "race": 2}, True, None),  # its file may not change: read once
+        ({"type": "RacePreStart", "round": 1, "race": 2}, False, None),  # armed: nothing is saved
+        ({"type": "RaceStart", "round": 1, "race": 2}, True, "running"),
+        ({"type": "RaceCancelled", "round": 1, "race": 2}, True, None),  # called off before its start
+        ({"type": "RaceEnd", "round": 1, "race": 2}, True, "ended"),
+        ({"type": "RaceResult", "round": 1, "race": 2}, True, "results"),
+        ({"Round": 1, "Race": 2, "State": "Arm"}, False, None),
+        ({"Round": 1, "Race": 2, "State": "Start"}, True, "running"),
+        ({"Round": 1, "Race": 2, "State": "End"}, True, "ended"),
+        (LEGACY_DETECTION, True, "change"),  # no detection id: any change will do
+        ({"type": "DetectionExt", "round": 1, "race": 2}, True, "change"),
+        ({"type": "DetectionExt", "round": 1, "race": 2, "detectionId": "A-1"}, True, None),  # waits for a-1
+    ],
+)
+def test_each_notification_waits_only_for_what_it_announces(
+    payload: dict[str, object], reads: bool, waits_for: str | None
+) -> None:
+    note = parse_notification(body(payload))
+    assert (note.race_changed, note.expect) == (reads, waits_for)
+
+
+class LoadedRace:
+    """What ``/current`` says, and how often it was asked."""
+
+    def __init__(self) -> None:
+        self.race: str | None = None
+        self.asked = 0
+
+    def lookup(self, ref: RaceRef) -> str | None:
+        return None
+
+    def current(self) -> str | None:
+        self.asked += 1
+        return self.race
+
+
+def test_the_fast_tier_reads_a_race_often_only_while_it_runs() -> None:
+    """Ten seconds of ticks, 0.2 s apart, in each phase of a race: how often ``/current`` is asked and the race
+    read. Nothing loaded: ask every 2 s; loaded, not started: read every 1 s (to see it start), ask every 5 s;
+    running: read every 0.2 s; ended: nothing to read, ask every 2 s."""
+    finder = LoadedRace()
+    mirror = LiveMirror(sync=None, finder=finder, options=LiveOptions())  # type: ignore[arg-type]
+    clock = TierClock()
+    now = 0.0
+
+    def ten_seconds(state: RaceState | None) -> tuple[int, int]:
+        nonlocal now
+        asked, reads = finder.asked, 0
+        for _ in range(50):
+            now += 0.2
+            mirror._tick(clock, now)
+            if mirror.loaded_race is not None and mirror.loaded_state is None:
+                mirror.loaded_state = state  # the worker read the race: its file tells its state
+            item = mirror.queue.get(timeout=0)
+            if item is not None:
+                reads += 1
+                mirror.queue.done(item[0])
+        return finder.asked - asked, reads
+
+    assert ten_seconds(None) == (5, 0)
+    finder.race = "race-1"
+    asked, reads = ten_seconds("idle")
+    assert asked <= 3 and 10 <= reads <= 11
+    mirror.loaded_state = "running"
+    assert ten_seconds("running")[1] == 50
+    mirror.loaded_state = "ended"
+    finder.race = None
+    assert ten_seconds(None) == (5, 0)

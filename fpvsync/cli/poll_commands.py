@@ -47,7 +47,7 @@ def poll(
         typer.Option(
             "--interval",
             min=0.1,
-            help="Seconds between whole passes with --watch (default 20 with the fast tier, 60 with --listen, else 2).",
+            help="Seconds between whole passes with --watch (default 30 with the fast tier, 60 with --listen, else 2).",
         ),
     ] = None,
     duration: Annotated[

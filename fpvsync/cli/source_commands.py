@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -16,7 +17,7 @@ from fpvsync.config import Settings
 from fpvsync.errors import ConfigError, DocumentUnavailable, SourceUnreachable
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.record import record_event
-from fpvsync.trackside.replay import ReplayServer
+from fpvsync.trackside.replay import AUTO, ReplayServer
 from fpvsync.trackside.simulator import RaceSimulator, SimulatorOptions
 
 
@@ -83,7 +84,9 @@ def replay(
         current = server.resolve_current_event()
         err_console.print(f"  current event: {current or '(none: no event folder)'}", soft_wrap=True)
         err_console.print("Press Ctrl-C to stop.")
-        player = _start_live(directory, current, speed, notify, notify_format, stop) if live and current else None
+        # /current follows the race played, as FPVTrackside's names the race loaded, unless it was set by hand.
+        cue = (lambda race_id: setattr(server, "current_race", race_id)) if race == AUTO else None
+        player = _start_live(directory, current, speed, notify, notify_format, stop, cue) if live and current else None
         while not stop.wait(0.5):
             pass
         if player is not None:
@@ -96,10 +99,19 @@ def replay(
 
 
 def _start_live(
-    directory: Path, event_id: str, speed: float, notify: str | None, notify_format: str, stop: threading.Event
+    directory: Path,
+    event_id: str,
+    speed: float,
+    notify: str | None,
+    notify_format: str,
+    stop: threading.Event,
+    on_cue: Callable[[str | None], None] | None,
 ) -> threading.Thread:
     options = SimulatorOptions(
-        speed=speed, notify=notify, notify_format="extension" if notify_format == "extension" else "legacy"
+        speed=speed,
+        notify=notify,
+        notify_format="extension" if notify_format == "extension" else "legacy",
+        on_cue=on_cue,
     )
     simulator = RaceSimulator(directory, event_id, options)
     races = simulator.recorded_races()

@@ -14,9 +14,9 @@ One pass (the rules it follows are those of :mod:`fpvsync.engine.state`):
 
 Which races are due (adaptive cadence), so that a pass over a 500-race event costs about what a 10-race one does:
 
-- the running race (``/current`` on builds that have it, else races started and not ended) and the next
-  :data:`NEXT_RACES_EVERY_PASS` races to run (race order, not started: a race start is seen at once on any build)
-  — every pass;
+- the running race (``/current`` on builds that have it: the race loaded, from the moment it is cued; else races
+  started and not ended, and the next :data:`NEXT_RACES_EVERY_PASS` races to run, in race order, so that a race
+  start is seen at once on any build) — every pass;
 - races never mirrored whole (new, written only in part, or whose write failed), races whose documents changed
   within ``recent_seconds`` as seen by the live mirror, and races missing from PocketBase — every pass;
 - every pass also compares ``settled_per_pass`` races with PocketBase in rotation (so each is compared every
@@ -82,7 +82,8 @@ class Leftover:
     until: float
 
 
-#: The next races to run (not started, in race order) that every pass re-reads besides the running one.
+#: The next races to run (not started, in race order) that every pass re-reads besides the running one, on builds
+#: without ``/current`` (with it, the race loaded is read from the moment it is cued).
 NEXT_RACES_EVERY_PASS: Final = 2
 
 
@@ -254,6 +255,9 @@ class PollRun(EventRun):
             self.race_hint = RaceHint(race_id=current)
             if self.memory is not None:
                 self.memory.running = current
+        # ``/current`` names the race loaded from the moment it is cued, so it is read above when it starts; builds
+        # without it leave only the race order to guess from.
+        names_loaded = self.client.supports_current() is True
         recent_after = _pb_time(self.now - self.policy.recent_seconds)
         for race_id in listed:
             rid = record_id(race_id)
@@ -263,7 +267,7 @@ class PollRun(EventRun):
                 or not stored.complete
                 or stored.changed_at >= recent_after
                 or rid in self.running_races
-                or rid in self.next_races
+                or (rid in self.next_races and not names_loaded)
                 or (rid not in self.existing_races and stored.fingerprint != _NOTHING)
             ):
                 every_pass.add(race_id)

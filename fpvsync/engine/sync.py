@@ -577,11 +577,15 @@ class EventRun:
         names.learn_race(self.summary.names, race, self.rounds.get(race.round) if race.round else None)
         work.ended = race.end is not None
         if results:
-            path = race_path(self.event_id, race_id, "Result.json")
-            work.result = load(self.client, path, Result, self.summary, scope, required=False, check=entries_whole)
+            work.result = self.load_result_document(race_id, race)
         if map_records:
             self.map_race(work)
         return work
+
+    def load_result_document(self, race_id: str, race: Race) -> Loaded[Result]:
+        """The race's ``Result.json`` (``race``: its parsed ``Race.json``, for passes that know better than to ask)."""
+        path = race_path(self.event_id, race_id, "Result.json")
+        return load(self.client, path, Result, self.summary, f"race {race_id}", required=False, check=entries_whole)
 
     def load_race_document(self, race_id: str, *, children: bool) -> Loaded[Race]:
         path = race_path(self.event_id, race_id, "Race.json")

@@ -9,10 +9,15 @@
   means the race FPVTrackside has loaded (legacy detections). Race end, results and the next race also re-read the
   event-level documents.
 - Work is keyed by what it reads, so a burst of detections for one race costs one sync in flight plus one queued.
-- FPVTrackside may write ``Race.json`` a moment after it notifies: when the race's documents have not changed (or
-  cannot be read whole yet), the key is re-queued after 20, 40, 80... ms, :attr:`LiveOptions.retries` times.
-- The fast tier re-reads the running race every :attr:`LiveOptions.fast_interval` seconds (0 turns it off); which
-  race runs is asked every :attr:`LiveOptions.current_interval` seconds, and told by notifications in between.
+- FPVTrackside may write ``Race.json`` a moment after it notifies: when the race's file does not show yet what the
+  notification announced (its detection, its start or end) or cannot be read whole, the key is re-queued after 20,
+  40, 80... ms, :attr:`LiveOptions.retries` times. Notifications that announce nothing (a race loaded or armed) are
+  read once.
+- The fast tier follows the race FPVTrackside has loaded (``/current``, which names it from the moment it is cued):
+  every :attr:`LiveOptions.fast_interval` seconds while it runs (0 turns the tier off), every
+  :attr:`LiveOptions.cued_interval` seconds before it starts (so its start is seen), not at all once it ended.
+  ``/current`` itself is asked every :attr:`LiveOptions.current_interval` seconds while no race is followed and
+  every :attr:`LiveOptions.recheck_interval` seconds while one is (the race's own file tells its start and end).
 
 Everything here is a hint to look: what is written comes from the documents, so a lost, duplicated, early or
 out-of-order notification cannot leave the mirror wrong, only later.
@@ -30,7 +35,7 @@ from typing import Final, Protocol
 
 from fpvsync.errors import FpvsyncError
 from fpvsync.event_state import RaceHint, RaceState
-from fpvsync.live.notifications import Notification, NotificationError, RaceRef, parse_notification
+from fpvsync.live.notifications import Expect, Notification, NotificationError, RaceRef, parse_notification
 from fpvsync.live.targeted import SyncOutcome, TargetedSync
 from fpvsync.live.workqueue import CoalescingQueue
 from fpvsync.summary import SyncSummary
@@ -48,7 +53,7 @@ EVENT: Final = "event"
 #: the fast tier already follows the running race, and with a doorbell the passes only catch what notifications
 #: missed, so both keep the timing laptop's load low (a pass reads about 20 documents on any event size).
 PASS_INTERVAL_PLAIN: Final = 2.0
-PASS_INTERVAL_WITH_FAST_TIER: Final = 20.0
+PASS_INTERVAL_WITH_FAST_TIER: Final = 30.0
 PASS_INTERVAL_WITH_DOORBELL: Final = 60.0
 
 
@@ -56,8 +61,12 @@ PASS_INTERVAL_WITH_DOORBELL: Final = 60.0
 class LiveOptions:
     #: Seconds between re-reads of the running race without push (0: no fast tier).
     fast_interval: float = 0.2
-    #: Seconds between asking FPVTrackside which race is loaded (for the fast tier).
+    #: Seconds between re-reads of the loaded race before it starts (the fast tier takes over at its start).
+    cued_interval: float = 1.0
+    #: Seconds between asking FPVTrackside which race is loaded while the fast tier follows none.
     current_interval: float = 2.0
+    #: Seconds between asking it again while the fast tier follows one (the operator may load another).
+    recheck_interval: float = 5.0
     #: Re-reads of a notified race whose documents have not changed yet.
     retries: int = 6
     #: First pause before such a re-read (doubling each time).
@@ -73,8 +82,8 @@ class Work:
     race_changed: bool = False
     event_documents: bool = False
     state: RaceState | None = None
-    #: Re-read until the race's documents change (a notification said they would).
-    expect_change: bool = False
+    #: What the race's file must show (a notification said it would): re-read until it does.
+    expect: Expect | None = None
     #: Detections the race's file must hold (ExtensionMode names them): re-read until it does.
     detections: frozenset[str] = frozenset()
     attempt: int = 0
@@ -84,10 +93,27 @@ class Work:
             race_changed=self.race_changed or other.race_changed,
             event_documents=self.event_documents or other.event_documents,
             state=other.state or self.state,
-            expect_change=self.expect_change or other.expect_change,
+            expect=max(self.expect, other.expect, key=_EXPECT_RANK.__getitem__),
             detections=self.detections | other.detections,
             attempt=min(self.attempt, other.attempt),
         )
+
+    @property
+    def awaits(self) -> bool:
+        """Whether a read must show something, or else be repeated."""
+        return self.expect is not None or bool(self.detections)
+
+
+#: A merged work waits for the most: results (the race ended, too), the end (it started, too), the start, a change.
+_EXPECT_RANK: Final[dict[Expect | None, int]] = {None: 0, "change": 1, "running": 2, "ended": 3, "results": 4}
+
+
+@dataclass
+class TierClock:
+    """When the fast tier last asked which race is loaded, and last queued a re-read of it (monotonic)."""
+
+    asked_at: float = float("-inf")
+    read_at: float = float("-inf")
 
 
 class RaceFinder(Protocol):
@@ -115,12 +141,14 @@ class LiveMirror:
         self.options = options or LiveOptions()
         self.queue: CoalescingQueue[str, Work] = CoalescingQueue(Work.merge)
         self.inbox: queue.Queue[bytes] = queue.Queue(maxsize=self.options.inbox_size)
-        #: The race FPVTrackside has loaded, as last told or asked, and whether it runs.
+        #: The race FPVTrackside has loaded, as last told or asked, and its state as last read (None: not read yet).
         self.loaded_race: str | None = None
-        self.running = False
+        self.loaded_state: RaceState | None = None
         #: Counters for logs, tests and the benchmark.
         self.stats = {"received": 0, "dropped": 0, "garbage": 0, "ignored": 0, "syncs": 0, "retries": 0}
         self._stop = threading.Event()
+        #: Set once the worker has read ahead (or failed to): until then the mirror is not idle.
+        self._warmed = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_drop_log = float("-inf")
         self._lock = threading.Lock()
@@ -145,8 +173,9 @@ class LiveMirror:
         self._threads.clear()
 
     def idle(self) -> bool:
-        """Nothing waiting in the inbox or the queue, and no sync running (tests and the benchmark wait on it)."""
-        return self.inbox.empty() and not self.queue.busy()
+        """Read ahead, nothing waiting in the inbox or the queue, and no sync running (tests and the benchmark wait
+        on it)."""
+        return self._warmed.is_set() and self.inbox.empty() and not self.queue.busy()
 
     # -- input ----------------------------------------------------------------------------------------------------
 
@@ -184,7 +213,7 @@ class LiveMirror:
             logger.debug("doorbell: %s %s needs no sync", note.format, note.kind)
             return
         detections = frozenset({note.detection_id}) if note.detection_id else frozenset()
-        work = Work(note.race_changed, note.event_documents, note.state, note.race_changed, detections)
+        work = Work(note.race_changed, note.event_documents, note.state, note.expect, detections)
         if note.race is not None:
             self.queue.add(f"ref:{note.race.round}.{note.race.race}.{note.race.race_type or ''}", work)
         elif note.race_changed or note.state is not None:
@@ -195,29 +224,38 @@ class LiveMirror:
     # -- the fast tier --------------------------------------------------------------------------------------------
 
     def _fast_tier(self) -> None:
-        asked_at = float("-inf")
+        clock = TierClock()
         while not self._stop.wait(self.options.fast_interval):
             try:
-                asked_at = self._tick(asked_at)
+                self._tick(clock, time.monotonic())
             except Exception:  # a bug here must not end the live mirror
                 logger.exception("fast tier: tick failed")
 
-    def _tick(self, asked_at: float) -> float:
-        """Queue a re-read of the running race; ask which race runs once ``current_interval`` has passed."""
-        now = time.monotonic()
-        if now - asked_at >= self.options.current_interval:
-            asked_at = now
+    def _tick(self, clock: TierClock, now: float) -> None:
+        """Ask which race is loaded when due, and queue a re-read of it when due (see the module docstring)."""
+        options = self.options
+        following = self.loaded_race is not None and self.loaded_state != "ended"
+        if now - clock.asked_at >= (options.recheck_interval if following else options.current_interval):
+            clock.asked_at = now
             try:
                 race = self.finder.current()
             except FpvsyncError as exc:
-                logger.debug("fast tier: could not tell the current race: %s", exc)
-                return asked_at
-            self.loaded_race = race
-            self.running = race is not None
-        race = self.loaded_race
-        if race is not None and self.running:
+                logger.debug("fast tier: could not tell the loaded race: %s", exc)
+                return
+            self._loaded(race)
+        race, race_state = self.loaded_race, self.loaded_state
+        if race is None or race_state == "ended":
+            return
+        every = options.cued_interval if race_state in ("idle", "armed") else options.fast_interval
+        if now - clock.read_at >= every - options.fast_interval / 2:
+            clock.read_at = now
             self.queue.add(f"race:{race}", Work(race_changed=True))
-        return asked_at
+
+    def _loaded(self, race: str | None) -> None:
+        """FPVTrackside has ``race`` loaded (told or asked): its state is unknown until read, unless it is the same."""
+        with self._lock:
+            if race != self.loaded_race:
+                self.loaded_race, self.loaded_state = race, None
 
     # -- the worker -----------------------------------------------------------------------------------------------
 
@@ -226,6 +264,8 @@ class LiveMirror:
             self.sync.warm()
         except Exception as exc:  # the first sync reads it all then
             logger.warning("live mirror: could not read ahead: %s", exc)
+        finally:
+            self._warmed.set()
         while not self._stop.is_set():
             item = self.queue.get(timeout=0.2)
             if item is None:
@@ -240,11 +280,8 @@ class LiveMirror:
 
     def _process(self, key: str, work: Work) -> None:
         race = self._resolve(key)
-        if key.startswith("ref:") or key == CURRENT:
-            if race is not None:
-                self.loaded_race = race
-            if work.state is not None:
-                self.running = work.state in ("armed", "running")
+        if race is not None and (key.startswith("ref:") or key == CURRENT):
+            self._loaded(race)
         races = frozenset({race}) if race is not None and work.race_changed else frozenset()
         hint = RaceHint(race_id=race, state=work.state) if race is not None and key != EVENT else None
         if not races and not work.event_documents and hint is None:
@@ -252,28 +289,41 @@ class LiveMirror:
         outcome = self.sync.sync(races, work.event_documents, hint)
         self.stats["syncs"] += 1
         summary = outcome.summary
+        with self._lock:
+            if race is not None and race == self.loaded_race:
+                if race in outcome.states:
+                    self.loaded_state = outcome.states[race]
+                elif race in outcome.unavailable and self.loaded_state is None:
+                    self.loaded_state = "idle"  # no readable file yet (say, not this event's): no need to hurry
         if self.on_sync is not None and (summary.written or summary.errors):
             self.on_sync(summary)
         if outcome.summary.unreachable:
             logger.warning("live mirror: %s", outcome.summary.unreachable)
             return
-        if race is None or not work.expect_change or self._satisfied(race, work, outcome):
+        if race is None or not races or self._satisfied(race, work, outcome):
             return
         if work.attempt < self.options.retries:
             self._retry(f"race:{race}", replace(work, event_documents=False, attempt=work.attempt + 1))
         else:
-            logger.info("live mirror: race %s unchanged after a notification (it may have been the same)", race)
+            logger.info("live mirror: race %s does not show what FPVTrackside announced (it may have already)", race)
 
     @staticmethod
     def _satisfied(race: str, work: Work, outcome: SyncOutcome) -> bool:
-        """Whether the read saw what the notification announced: its detection, else any change to the race.
-
-        (Without a detection id, a read finding nothing new may also mean an earlier read already had it.)"""
+        """Whether the read saw what the notification announced: its detections, the race's start, end or results,
+        or (legacy detections) any change. A read finding no change may also mean an earlier read already had it:
+        the retries are bounded."""
         if race in outcome.unavailable:
             return False
-        if work.detections:
-            return work.detections <= outcome.detections.get(race, frozenset())
-        return race in outcome.changed
+        if not work.detections <= outcome.detections.get(race, frozenset()):
+            return False
+        seen = outcome.states.get(race)
+        if work.expect == "running" and seen not in ("running", "ended"):
+            return False
+        if work.expect == "ended" and seen != "ended":
+            return False
+        if work.expect == "results" and race not in outcome.results:
+            return False
+        return work.expect != "change" or race in outcome.changed
 
     def _resolve(self, key: str) -> str | None:
         if key.startswith("race:"):

@@ -26,7 +26,7 @@ from typing import Any, Final, Literal
 
 from fpvsync.event_state import RaceState
 
-__all__ = ["Format", "Notification", "NotificationError", "RaceRef", "parse_notification"]
+__all__ = ["Expect", "Format", "Notification", "NotificationError", "RaceRef", "parse_notification"]
 
 Format = Literal["legacy", "extension"]
 
@@ -71,38 +71,46 @@ class Notification:
     seq: int | None = None
     #: The detection's GUID (``DetectionExt``): the race's file holds it once it is written.
     detection_id: str | None = None
+    #: What the race's file will show once written (see :data:`Expect`); with :attr:`detection_id`, the mirror
+    #: re-reads a race a few times until it does.
+    expect: Expect | None = None
 
     @property
     def wants_sync(self) -> bool:
         return self.race_changed or self.event_documents
 
 
-# type -> (race documents changed, event documents changed, race state hint)
-_EXTENSION: Final[dict[str, tuple[bool, bool, RaceState | None]]] = {
-    "RaceLoaded": (True, True, None),
-    "RaceStartAnnouncement": (False, False, "armed"),
-    "RacePreStart": (True, False, "armed"),
-    "RaceStart": (True, False, "running"),
-    "DetectionExt": (True, False, "running"),
-    "PilotCrashedOut": (True, False, None),
-    "PilotStaggeredStart": (True, False, None),
-    "PilotRaceState": (True, False, None),
-    "RaceTimesUp": (True, False, None),
-    "RaceEnd": (True, True, "ended"),
-    "RaceCancelled": (True, True, None),
-    "RaceResult": (True, True, None),
-    "NextRace": (False, True, None),
-    "StageRanking": (False, True, None),
+#: What a notification says the race's files will show once FPVTrackside has saved them (it may notify first): the
+#: race started, ended, its results written, or just something new (legacy detections, which carry no id).
+#: ``None``: maybe nothing new (a race loaded, armed or cancelled before its start): read once, never waited for.
+Expect = Literal["running", "ended", "results", "change"]
+
+# type -> (race documents may have changed, event documents may have changed, race state hint, what to wait for)
+_EXTENSION: Final[dict[str, tuple[bool, bool, RaceState | None, Expect | None]]] = {
+    "RaceLoaded": (True, True, None, None),
+    "RaceStartAnnouncement": (False, False, "armed", None),
+    "RacePreStart": (False, False, "armed", None),
+    "RaceStart": (True, False, "running", "running"),
+    "DetectionExt": (True, False, "running", None),  # waits for its detection id (else for any change)
+    "PilotCrashedOut": (True, False, None, None),
+    "PilotStaggeredStart": (True, False, None, None),
+    "PilotRaceState": (True, False, None, None),
+    "RaceTimesUp": (True, False, None, None),
+    "RaceEnd": (True, True, "ended", "ended"),
+    "RaceCancelled": (True, False, None, None),  # a start called off during its countdown: nothing was saved
+    "RaceResult": (True, True, None, "results"),
+    "NextRace": (False, True, None, None),
+    "StageRanking": (False, True, None, None),
 }
 #: Extension types naming no race of their own (``NextRace`` names the race *after* the current one).
 _NO_RACE: Final = frozenset({"NextRace", "StageRanking", "PilotCrashedOut"})
-_LEGACY_STATES: Final[dict[str, tuple[bool, RaceState | None]]] = {
-    # State -> (event documents changed, hint)
-    "arm": (False, "armed"),
-    "start": (False, "running"),
-    "end": (True, "ended"),
-    "cancel": (True, None),
-    "times up": (False, None),
+_LEGACY_STATES: Final[dict[str, tuple[bool, bool, RaceState | None, Expect | None]]] = {
+    # State -> (race documents may have changed, event documents may have changed, hint, what to wait for)
+    "arm": (False, False, "armed", None),
+    "start": (True, False, "running", "running"),
+    "end": (True, True, "ended", "ended"),
+    "cancel": (True, False, None, None),
+    "times up": (True, False, None, None),
 }
 
 
@@ -131,11 +139,13 @@ def _extension(data: dict[str, Any]) -> Notification:
     known = _EXTENSION.get(kind)
     if known is None:  # Hello, and types newer than this reader: nothing to re-read
         return Notification("extension", kind, seq=seq)
-    race_changed, event_documents, state = known
+    race_changed, event_documents, state, expect = known
     race = None if kind in _NO_RACE else _race_ref(data.get("round"), data.get("race"), data.get("raceType"))
     detection = data.get("detectionId") if kind == "DetectionExt" else None
     detection_id = detection.strip().lower() if isinstance(detection, str) and detection.strip() else None
-    return Notification("extension", kind, race, race_changed, event_documents, state, seq, detection_id)
+    if kind == "DetectionExt" and detection_id is None:
+        expect = "change"  # no id to wait for: any change will do, as for a legacy detection
+    return Notification("extension", kind, race, race_changed, event_documents, state, seq, detection_id, expect)
 
 
 def _legacy(data: dict[str, Any]) -> Notification:
@@ -143,9 +153,11 @@ def _legacy(data: dict[str, Any]) -> Notification:
         state = data["State"]
         if not isinstance(state, str):
             raise NotificationError("RaceState.State is not a string")
-        event_documents, hint = _LEGACY_STATES.get(state.strip().lower(), (False, None))
+        race_changed, event_documents, hint, expect = _LEGACY_STATES.get(
+            state.strip().lower(), (True, False, None, None)
+        )
         ref = _race_ref(data.get("Round"), data.get("Race"), data.get("Type"))
-        return Notification("legacy", "RaceState", ref, True, event_documents, hint)
+        return Notification("legacy", "RaceState", ref, race_changed, event_documents, hint, expect=expect)
     if "Pilots" in data and "Round" in data:
         return Notification(
             "legacy", "PilotRaceState", _race_ref(data.get("Round"), data.get("Race"), data.get("Type")), True
@@ -153,7 +165,7 @@ def _legacy(data: dict[str, Any]) -> Notification:
     if "CrashedOut" in data:
         return Notification("legacy", "PilotCrashedOut", None, True)
     if "LapNumber" in data and "TimingSystemIndex" in data:
-        return Notification("legacy", "DetectionDetails", None, True, state="running")
+        return Notification("legacy", "DetectionDetails", None, True, state="running", expect="change")
     if "TimingSystemIndex" in data:
         return Notification("legacy", "CaptureDetails", None, True)
     raise NotificationError(f"an object of no known shape (keys: {', '.join(sorted(map(str, data))[:8])})")

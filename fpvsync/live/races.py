@@ -2,8 +2,9 @@
 
 The numbers are read from what PocketBase already holds (the ``rounds`` and ``races`` of the event), so resolving
 costs the timing laptop nothing; an unknown pair re-reads the index (at most once per ``refresh_after`` seconds).
-The race FPVTrackside has loaded comes from ``/current`` (builds that have it), else from the races PocketBase
-holds as started and not ended.
+The race FPVTrackside has loaded comes from ``/current`` (builds that have it), else from what PocketBase holds: the
+race started and not ended, or, when none runs, the next race to run by FPVTrackside's own rule (``eventState``'s
+``nextRace``), which is the race the operator loads next.
 """
 
 from __future__ import annotations
@@ -87,11 +88,19 @@ class EventRaces:
 
 
 def current_race(client: TracksideClient, sink: PocketBaseSink, event_id: str) -> str | None:
-    """The race FPVTrackside has loaded: ``/current``, else the newest started, not ended race in PocketBase."""
+    """The race FPVTrackside has loaded: ``/current``, else the newest started, not ended race in PocketBase, else
+    the next race to run (so that the fast tier sees it start on builds without ``/current``)."""
     race = client.current_race()
     if race is not None or client.supports_current():
         return race.lower() if race else None
     rid = record_id(event_id)
     running = list(sink.list_records("races", f'event = "{rid}" && start != "" && end = ""', "sourceId,start"))
     running.sort(key=lambda r: str(r.get("start") or ""))
-    return str(running[-1]["sourceId"]) if running else None
+    if running:
+        return str(running[-1]["sourceId"])
+    state = next(iter(sink.list_records("eventState", f'id = "{rid}"', "nextRace")), None)
+    next_race = str(state.get("nextRace") or "") if state else ""
+    if not next_race:
+        return None
+    found = next(iter(sink.list_records("races", f'id = "{next_race}"', "sourceId")), None)
+    return str(found["sourceId"]) if found else None

@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from fpvsync import __version__
 from fpvsync.config import Settings
@@ -56,6 +56,10 @@ logger = logging.getLogger("fpvsync.trackside")
 ZERO_GUID: Final = "00000000-0000-0000-0000-000000000000"
 #: Longest pause between two attempts, whatever the number of attempts.
 MAX_BACKOFF: Final = 2.0
+#: First pause before re-reading a document that came back unusable (empty, half-written): FPVTrackside rewrites
+#: its files in place within milliseconds, so waiting as long as for a server that does not answer only delays a
+#: live lap (three re-reads span 0.35 s).
+REREAD_BACKOFF: Final = 0.05
 USER_AGENT: Final = f"fpvsync/{__version__}"
 #: Seconds an idle connection is kept: below the servers' idle timeouts, so a request never races their close.
 KEEPALIVE_EXPIRY: Final = 15.0
@@ -187,8 +191,9 @@ def _without_lone_surrogates(value: Any) -> Any:
 class TracksideClient:
     """A polite HTTP client for one FPVTrackside instance. Thread-safe; use as a context manager.
 
-    ``attempts`` counts tries per document (1 = no retry); ``backoff`` is the first pause between tries, doubling
-    each time up to :data:`MAX_BACKOFF`; ``min_interval`` is the least time between the end of one request and
+    ``attempts`` counts tries per document (1 = no retry); ``backoff`` is the first pause between tries after no
+    answer, ``reread_backoff`` after an unusable answer (a file being written), each doubling up to
+    :data:`MAX_BACKOFF`; ``min_interval`` is the least time between the end of one request and
     the start of the next. ``transport`` replaces httpx's network transport (tests).
     """
 
@@ -200,6 +205,7 @@ class TracksideClient:
         attempts: int = 4,
         min_interval: float = 0.002,
         backoff: float = 0.2,
+        reread_backoff: float = REREAD_BACKOFF,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if attempts < 1:
@@ -212,6 +218,7 @@ class TracksideClient:
         self.attempts = attempts
         self.min_interval = min_interval
         self.backoff = backoff
+        self.reread_backoff = reread_backoff
         #: Requests put on the wire (every attempt counts), for tests and benchmarks.
         self.requests_sent = 0
         self._lock = threading.Lock()
@@ -345,7 +352,7 @@ class TracksideClient:
         """Run ``attempt`` with retries and backoff, then translate the last failure into fpvsync's errors."""
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff, max=max(MAX_BACKOFF, self.backoff)),
+            wait=self._pause,
             retry=retry_if_exception(_retryable),
             before_sleep=self._log_retry(path),
             reraise=True,
@@ -360,12 +367,20 @@ class TracksideClient:
                 f"FPVTrackside at {self.display_url} did not answer: {exc.why} ({_plural(tries, 'attempt')})"
             ) from exc.__cause__
 
+    def _pause(self, retry: RetryCallState) -> float:
+        """Seconds before the next attempt: short after an unusable answer, longer after no answer."""
+        outcome = retry.outcome
+        error = outcome.exception() if outcome is not None else None
+        first = self.reread_backoff if isinstance(error, _Unusable) else self.backoff
+        return float(min(max(MAX_BACKOFF, first), first * 2 ** (retry.attempt_number - 1)))
+
     @staticmethod
     def _log_retry(path: str) -> Callable[[RetryCallState], None]:
         def log(state: RetryCallState) -> None:
             outcome = state.outcome
             error = outcome.exception() if outcome is not None else None
-            logger.debug("retrying %s after attempt %d: %s", path or "/", state.attempt_number, error)
+            pause = state.next_action.sleep if state.next_action is not None else 0.0
+            logger.debug("retrying %s in %.3gs after attempt %d: %s", path or "/", pause, state.attempt_number, error)
 
         return log
 

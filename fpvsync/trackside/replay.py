@@ -22,6 +22,7 @@ Files are read from disk on every request, so tests can edit them between two sy
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -126,6 +127,8 @@ class ReplayServer:
         self.on_request: Callable[[str], None] | None = None
         #: Requests answered since start.
         self.requests_served = 0
+        #: The same, by what was asked: a document's file name (``Race.json``...), or the path (``/current``).
+        self.requests_by_document: collections.Counter[str] = collections.Counter()
         #: The most requests ever being handled at the same time (measured by the server).
         self.max_in_flight = 0
         #: TCP connections accepted since start (keep-alive clients reuse one).
@@ -289,11 +292,13 @@ class ReplayServer:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
 
-    def _end(self, answered: bool) -> None:
+    def _end(self, answered: bool, path: str = "") -> None:
         with self._stats:
             self._in_flight -= 1
             if answered:
                 self.requests_served += 1
+                document = urlsplit(path).path
+                self.requests_by_document[document.rsplit("/", 1)[-1] if "/events/" in document else document] += 1
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -358,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
                 replay.on_request(self.path)
             body, content_type = replay.answer(self.path)
             # Counted before the first byte goes out: once a client has its answer, the stats include it.
-            replay._end(answered=True)
+            replay._end(answered=True, path=self.path)
             counted = True
             self.send_response(200)
             if content_type:

@@ -2,12 +2,13 @@
 
 For each race played, the recorded ``Race.json`` is taken apart and written back step by step:
 
-1. loaded: no start, no detections, no ``Result.json`` (``RaceLoaded`` / legacy ``PilotRaceState``);
+1. loaded: no start, no detections, no ``Result.json`` (``RaceLoaded`` / legacy ``PilotRaceState``); ``/current``
+   names it from now on (:attr:`SimulatorOptions.on_cue`), like FPVTrackside names the race it has loaded;
 2. armed (``RacePreStart`` / ``Arm``), then started: ``Start`` is now, so the replay server's ``/current`` names it;
 3. every recorded detection at its recorded offset from the start (divided by ``speed``), with the laps it ends:
    the file is first left half-written for a moment (as a reader can catch FPVTrackside's), then written whole;
    then the detection is announced (``DetectionExt`` / ``DetectionDetails``);
-4. ended (``End`` set, ``Result.json`` back; ``RaceEnd`` + ``RaceResult`` / ``End``).
+4. ended (``End`` set, ``Result.json`` back; ``RaceEnd`` + ``RaceResult`` / ``End``); ``/current`` names no race.
 
 Notifications go out like FPVTrackside sends them: PUT, one at a time and in order, 1.5 s timeout, dropped on
 failure. Usage::
@@ -61,6 +62,9 @@ class SimulatorOptions:
     write_delay: float = 0.0
     #: Called after each detection's file write (race id, detection id), e.g. to time a mirror.
     on_detection: Callable[[str, str], None] | None = None
+    #: Called with the race loaded when it is loaded, and with None once it ended: what ``/current`` should name
+    #: (e.g. ``lambda race: setattr(replay_server, "current_race", race)``).
+    on_cue: Callable[[str | None], None] | None = None
 
 
 class NotificationSender:
@@ -151,6 +155,7 @@ class RaceSimulator:
         try:
             result_file.unlink(missing_ok=True)
             self._write(race_file, live, half=False)
+            self._cue(race_id)
             self._announce("load", original)
             if stop.wait(0.5 / speed):
                 return
@@ -190,14 +195,20 @@ class RaceSimulator:
             self._write(race_file, live, half=False)
             if result_bytes is not None:
                 result_file.write_bytes(result_bytes)
+            self._cue(None)
             self._announce("end", original)
         finally:
             if stop.is_set():  # leave the folder as it was recorded
                 race_file.write_bytes(json.dumps(recorded, indent=2).encode())
                 if result_bytes is not None:
                     result_file.write_bytes(result_bytes)
+                self._cue(None)
 
     # -- writing and announcing -------------------------------------------------------------------------------
+
+    def _cue(self, race_id: str | None) -> None:
+        if self.options.on_cue is not None:
+            self.options.on_cue(race_id)
 
     def _now(self) -> datetime:
         return datetime.now(self.zone).replace(tzinfo=None) if self.zone else datetime.now()
