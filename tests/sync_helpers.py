@@ -4,6 +4,7 @@ FPVTrackside folder with the ``json`` module (independently of fpvsync's models 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,3 +116,11 @@ def event_records(pb: RunningPocketBase, collection: str, event_record_id: str) 
     if collection == "events":
         return pb.records(collection, f'id = "{event_record_id}"')
     return pb.records(collection, f'event = "{event_record_id}"')
+
+
+def results_for(event: GeneratedEvent, race_id: str) -> bytes:
+    """A ``Result.json`` for ``race_id``: a finished race's, with the race and result ids of its own."""
+    results = read(event.race_file(event.finished_race_ids[0]).with_name("Result.json"))
+    for result in results:
+        result.update(ID=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{race_id}/{result['ID']}")), Race=race_id)
+    return json.dumps(results).encode()

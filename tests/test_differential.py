@@ -1,6 +1,7 @@
 """The differential test of the mirror's invariant: hypothesis generates sequences of fpvsync commands, source edits
 and faults; after the bounded number of default ``poll`` passes, PocketBase must equal a fresh ``full`` of the same
-source into an empty PocketBase, record for record, and one more pass must write nothing.
+source into an empty PocketBase, record for record, and one more pass must write nothing. The same holds for the
+live mirror's targeted syncs alone, following a race through its life (start, laps, end, results, reset).
 
 A few examples by default (this runs in the suite); for a long run::
 
@@ -22,15 +23,18 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from fpvsync import engine
+from fpvsync.engine.poll import PollPolicy
 from fpvsync.errors import SinkUnreachable
+from fpvsync.event_state import RaceHint
 from fpvsync.ids import record_id
+from fpvsync.live.targeted import EngineSync
 from fpvsync.pb.sink import Operation, PocketBaseSink
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.generator import EventSpec, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase, _start
 from tests.convergence import Mirror, assert_converged, converge, wipe
-from tests.sync_helpers import read
+from tests.sync_helpers import read, results_for
 
 EXAMPLES = int(os.environ.get("FPVSYNC_DIFFERENTIAL_EXAMPLES", "5"))
 
@@ -280,6 +284,129 @@ def test_any_sequence_converges_to_a_fresh_full(
             for step in steps:
                 STEPS[step](world)
             converge(world.mirror, world.event.event_id, len(world.listed()))
+            assert_converged(world.mirror, oracle, world.replay.url, world.event.event_id)
+        finally:
+            world.close()
+
+
+# -- the live mirror's targeted syncs ----------------------------------------------------------------------------
+
+LIVE_EXAMPLES = int(os.environ.get("FPVSYNC_DIFFERENTIAL_EXAMPLES", "3"))
+_UNSET_DATE = "0001/01/01 0:00:00"
+
+
+class RaceLife:
+    """One race lived as FPVTrackside writes it (started, laps, ended, results, reset), each change followed by
+    the live mirror's targeted sync of that race only, as the doorbell or the fast tier would run it."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        event = world.event
+        assert event.running_race_id is not None
+        self.race_id = event.running_race_id
+        self.path = event.race_file(self.race_id)
+        self.results = self.path.with_name("Result.json")
+        self.result_body = results_for(event, self.race_id)
+        self.recorded = read(self.path)[0]
+        self.sync = EngineSync(world.mirror.ctx, event.event_id, PollPolicy())
+        self.laps = 0
+
+    def _race(self) -> dict[str, Any]:
+        return dict(read(self.path)[0])
+
+    def _write(self, race: dict[str, Any]) -> None:
+        write_json(self.path, [race])
+
+    def follow(self) -> None:
+        hint = RaceHint(race_id=self.race_id)
+        self.sync.sync(frozenset({self.race_id}), False, hint)
+
+    def lap(self) -> None:
+        race = self._race()
+        source = self.recorded["Laps"]
+        if self.laps < len(source):
+            lap = source[self.laps]
+            detection = next(d for d in self.recorded["Detections"] if d["ID"] == lap["Detection"])
+            race["Laps"] = [*race["Laps"], lap]
+            race["Detections"] = [*race["Detections"], detection]
+            self.laps += 1
+            self._write(race)
+
+    def drop_lap(self) -> None:
+        race = self._race()
+        if race["Laps"]:
+            race["Laps"] = race["Laps"][:-1]
+            self._write(race)
+
+    def start(self) -> None:
+        self._write({**self._race(), "Start": self.recorded["Start"], "End": _UNSET_DATE})
+
+    def end(self) -> None:
+        """The end is saved first, its results a moment later (a sync can come in between)."""
+        self._write({**self._race(), "End": "2030/01/01 12:00:00"})
+        if self.world.rng.random() < 0.5:
+            self.follow()
+        self.results.write_bytes(self.result_body)
+
+    def reset(self) -> None:
+        """The race director resets the race: no start, no laps, no results."""
+        self._write({**self._race(), "Start": _UNSET_DATE, "End": _UNSET_DATE, "Laps": [], "Detections": []})
+        self.results.unlink(missing_ok=True)
+        self.laps = 0
+
+    def half_written(self) -> None:
+        """A sync catches the file half-written; FPVTrackside finishes writing (the next sync reads it whole)."""
+        whole = self.path.read_bytes()
+        self.path.write_bytes(whole[: len(whole) // 2])
+        try:
+            self.follow()
+        finally:
+            self.path.write_bytes(whole)
+
+    def whole_pass(self) -> None:
+        self.world.mirror.poll(self.world.event.event_id)
+
+
+LIVE_STEPS: dict[str, Callable[[RaceLife], None]] = {
+    "lap": RaceLife.lap,
+    "drop_lap": RaceLife.drop_lap,
+    "start": RaceLife.start,
+    "end": RaceLife.end,
+    "reset": RaceLife.reset,
+    "half_written": RaceLife.half_written,
+    "whole_pass": RaceLife.whole_pass,
+}
+
+
+@settings(
+    max_examples=LIVE_EXAMPLES,
+    deadline=None,
+    derandomize=LIVE_EXAMPLES <= 10,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@example(seed=3, steps=["reset", "start", "lap", "lap", "end", "lap", "reset", "start", "lap"])
+@example(seed=896, steps=["end", "whole_pass", "reset", "lap", "whole_pass", "half_written"])
+@given(
+    seed=st.integers(1, 10_000),
+    steps=st.lists(st.sampled_from(sorted(LIVE_STEPS)), min_size=1, max_size=12),
+)
+def test_the_live_mirror_alone_keeps_the_race_it_follows_as_a_fresh_full_would(
+    pb: RunningPocketBase, oracle: RunningPocketBase, seed: int, steps: list[str]
+) -> None:
+    """After ``full``, a race lives on and only the live mirror's targeted syncs follow it: PocketBase must equal a
+    fresh ``full`` at once (no whole pass needed for that race), and a whole pass after them writes nothing (the
+    targeted syncs store the state whole passes expect)."""
+    wipe(pb)
+    with tempfile.TemporaryDirectory() as folder:
+        world = World(pb, Path(folder) / "trackside", seed)
+        try:
+            engine.full(world.mirror.ctx, world.event.event_id)
+            life = RaceLife(world)
+            for step in steps:
+                LIVE_STEPS[step](life)
+                if step != "whole_pass":
+                    life.follow()
             assert_converged(world.mirror, oracle, world.replay.url, world.event.event_id)
         finally:
             world.close()

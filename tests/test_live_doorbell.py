@@ -27,7 +27,7 @@ from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
-from tests.sync_helpers import read
+from tests.sync_helpers import read, results_for
 
 NO_FAST_TIER = LiveOptions(fast_interval=0.0)
 
@@ -332,11 +332,7 @@ def test_a_running_race_asks_for_its_results_only_once_it_ended(
     race = read(event.race_file(race_id))
     race[0]["End"] = "2026/05/03 14:09:00"
     write_json(event.race_file(race_id), race)
-    finished = event.finished_race_ids[0]
-    results = (
-        event.race_file(finished).with_name("Result.json").read_bytes().replace(finished.encode(), race_id.encode())
-    )
-    event.race_file(race_id).with_name("Result.json").write_bytes(results)
+    event.race_file(race_id).with_name("Result.json").write_bytes(results_for(event, race_id))
     outcome = sync.sync(frozenset({race_id}), False, RaceHint(race_id=race_id))
     assert (outcome.states[race_id], race_id in outcome.results) == ("ended", True)
     assert pb.records("results", f'race = "{record_id(race_id)}"')
