@@ -899,11 +899,10 @@ def full(ctx: SyncContext, event_id: str | None = None) -> SyncSummary:
         # What PocketBase holds of the event's races is listed while the base scope is fetched and converged (the
         # base scope never writes race children).
         listing = run.load_children(RACE_CHILDREN)
-        try:
-            if run.sync_base():
-                run.sync_races(run.race_ids(), children=True, results=True, stale=True, listing=listing)
-                run.sync_rollover_results()
-        finally:
-            wait([listing])  # never left running past the run (its failure, if unused, changes nothing)
+        if run.sync_base():
+            run.sync_races(run.race_ids(), children=True, results=True, stale=True, listing=listing)
+            run.sync_rollover_results()
+        else:
+            wait([listing])  # unused, but not left running past the run (its failure, if any, changes nothing)
 
     return run.run(body)
