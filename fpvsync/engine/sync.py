@@ -588,16 +588,16 @@ class EventRun:
             self.map_race(work)
         return work
 
+    def load_race_document(self, race_id: str, *, children: bool) -> Loaded[Race]:
+        path = race_path(self.event_id, race_id, "Race.json")
+        check = race_whole if children else objects_only  # without children, only the race record is written
+        return load(self.client, path, Race, self.summary, f"race {race_id}", required=False, check=check)
+
     def mapped(self, work: RaceWork) -> RaceWork:
         """``work`` (fetched by :meth:`fetch_race` with ``map_records=False``), mapped into records."""
         if not work.deleted:
             self.map_race(work)
         return work
-
-    def load_race_document(self, race_id: str, *, children: bool) -> Loaded[Race]:
-        path = race_path(self.event_id, race_id, "Race.json")
-        check = race_whole if children else objects_only  # without children, only the race record is written
-        return load(self.client, path, Race, self.summary, f"race {race_id}", required=False, check=check)
 
     def map_race(self, work: RaceWork) -> None:
         """Map a fetched race's documents into records (needs :attr:`known`, :attr:`zone` and the rounds).
