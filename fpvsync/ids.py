@@ -23,4 +23,6 @@ SOURCE = "fpvtrackside"
 def record_id(source_id: str, source: str = SOURCE) -> str:
     """The PocketBase record id of the record with this ``(source, sourceId)``."""
     digest = hashlib.sha256(f"{source}\x00{source_id}".encode()).digest()
-    return base64.b32encode(digest).decode("ascii")[:15].lower()
+    # Base32 turns each 5 bytes into 8 characters on their own: the first 10 bytes give the first 16 characters of
+    # the whole digest's encoding, at a third of the cost (ids are computed for every record of every run).
+    return base64.b32encode(digest[:10]).decode("ascii")[:15].lower()

@@ -101,12 +101,17 @@ def utc(value: datetime | None, zone: tzinfo | None) -> str:
         moment = aware.astimezone(UTC)
     except OverflowError:  # the calendar's very edge (year 9999 in a zone behind UTC): no real race time
         return ""
-    return f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    # isoformat pads the year to 4 digits and truncates to milliseconds, like PocketBase: faster than strftime.
+    return moment.replace(tzinfo=None).isoformat(" ", "milliseconds") + "Z"
 
 
 def rel(source_id: str | None) -> str:
     """The relation value for a referenced source id ("" for none)."""
     return record_id(source_id) if source_id else ""
+
+
+#: The encoder of the JSON a ``syncHash`` is taken of (built once: :func:`finish` runs for every record).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def finish(collection: str, source_id: str, body: Body, model: TracksideModel | None = None) -> Record:
@@ -119,7 +124,7 @@ def finish(collection: str, source_id: str, body: Body, model: TracksideModel | 
     body["extra"] = extra or None
     if model is not None and "externalId" not in body:
         body["externalId"] = model.external_id
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    canonical = _CANONICAL.encode(body)
     body["syncHash"] = hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
     return Record(collection, source_id, body)
 

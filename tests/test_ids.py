@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
 from fpvsync.ids import record_id
@@ -16,3 +18,10 @@ def test_record_id_is_stable_documented_and_fits_pocketbase_pattern() -> None:
 def test_record_id_depends_on_source_and_id() -> None:
     assert record_id("a") != record_id("b")
     assert record_id("a", "fpvtrackside") != record_id("a", "other")
+
+
+def test_record_id_follows_the_documented_formula() -> None:
+    # The formula front ends are told to use, computed from the whole digest, for many kinds of source ids.
+    for source_id in ["", "a", "ü-ñ", *(f"{n:08x}-0000-4000-8000-{n * 7919:012x}" for n in range(2000))]:
+        digest = hashlib.sha256(f"fpvtrackside\x00{source_id}".encode()).digest()
+        assert record_id(source_id) == base64.b32encode(digest).decode("ascii").lower()[:15]

@@ -6,12 +6,17 @@ main thread waits on PocketBase's writes: on two cores, both stay busy.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+#: How often a thread holding the GIL hands it over while :func:`responsive_threads` is in force (seconds).
+SWITCH_INTERVAL = 0.001
 
 _DONE = object()
 
@@ -111,3 +116,32 @@ def prefetch(items: Iterable[T], depth: int = 8, lead: int = 256) -> Prefetch[T]
     happened. :meth:`Prefetch.close` (or dropping the iterator) stops the producer after the item it is working on.
     """
     return Prefetch(items, depth, lead)
+
+
+_responsive_lock = threading.Lock()
+_responsive_users = 0
+_interval_before = 0.0
+
+
+@contextlib.contextmanager
+def responsive_threads() -> Iterator[None]:
+    """Let a thread whose request has just been answered get back to work sooner while others compute.
+
+    A thread waking from I/O waits for the GIL until the computing thread hands it over, up to Python's switch
+    interval (5 ms by default). The fetch worker wakes several times per request, so while the mapping worker and
+    the PocketBase listings computed, every request to the laptop cost milliseconds more than its own time.
+    Nested and concurrent uses share one setting; the interval in force before the first is restored after the
+    last."""
+    global _responsive_users, _interval_before
+    with _responsive_lock:
+        if _responsive_users == 0:
+            _interval_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_interval_before, SWITCH_INTERVAL))
+        _responsive_users += 1
+    try:
+        yield
+    finally:
+        with _responsive_lock:
+            _responsive_users -= 1
+            if _responsive_users == 0:
+                sys.setswitchinterval(_interval_before)

@@ -79,11 +79,11 @@ def plan_collection(
                 changes.scope, f"duplicate id {record.source_id} in the source; the last one is kept", collection
             )
         wanted[record.id] = record
-    summary.counts(collection)
+    unchanged = 0
     for record_id, record in wanted.items():
         stored = existing.get(record_id)
         if stored is not None and stored == record_stamp(record):
-            summary.add(collection, "unchanged")
+            unchanged += 1
             continue
         changes.upserts.append(
             Upsert(
@@ -95,6 +95,7 @@ def plan_collection(
                 exists=stored is not None,
             )
         )
+    summary.add(collection, "unchanged", unchanged)  # counted once: a no-op run compares every record
     if delete_stale:
         for record_id in existing.keys() - wanted.keys():
             changes.deletes.append(Delete(collection=collection, id=record_id, scope=changes.scope))

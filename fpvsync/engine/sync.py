@@ -9,22 +9,23 @@ that every relation a race needs exists, then its own scopes. Scopes follow arch
 - a failing scope does not stop the others; FPVTrackside or PocketBase becoming unreachable stops the run, keeps
   what was written, and is reported so the next run heals.
 
-Races are fetched and parsed by a worker thread while the main thread writes, so the timing laptop still sees one
-request at a time while PocketBase is kept busy.
+Races are fetched and parsed by one worker thread and mapped by another while the main thread compares and writes,
+so the timing laptop still sees one request at a time while PocketBase is kept busy; what PocketBase holds of the
+races is listed meanwhile, one listing per collection side by side.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
 from fpvsync import mapping, names
 from fpvsync.engine import state
-from fpvsync.engine.pipeline import prefetch
+from fpvsync.engine.pipeline import prefetch, responsive_threads
 from fpvsync.engine.plan import RELATIONS, Operation, ScopeChanges, delete_all, plan_collection
 from fpvsync.engine.progress import NULL_PROGRESS, Progress
 from fpvsync.engine.sources import (
@@ -509,7 +510,8 @@ class EventRun:
         record_ids: Iterable[str] | None = None,
     ) -> Future[None]:
         """List existing race children, grouped by race, in the background: the whole event's, or some races'
-        (by source id, or by record id)."""
+        (by source id, or by record id). Collections are listed side by side: PocketBase answers several requests
+        at once, and the largest listing (detections) no longer waits for the others."""
         rid = record_id(self.event_id)
         if race_ids is None and record_ids is None:
             filters = [f'event = "{rid}" && race != ""']
@@ -518,14 +520,17 @@ class EventRun:
             filters = [" || ".join(f'race = "{i}"' for i in ids[n : n + 50]) for n in range(0, len(ids), 50)]
 
         edits = self.race_edits()
+        names = tuple(collections)
+
+        def list_one(collection: str) -> None:
+            grouped = self.children.setdefault(collection, {})
+            for filter_ in filters:
+                grouped.update(self.sink.existing_grouped(collection, filter_, "race", RELATIONS[collection], edits))
 
         def work() -> None:
-            for collection in collections:
-                grouped = self.children.setdefault(collection, {})
-                for filter_ in filters:
-                    grouped.update(
-                        self.sink.existing_grouped(collection, filter_, "race", RELATIONS[collection], edits)
-                    )
+            with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="fpvsync-list") as pool:
+                for listed in [pool.submit(list_one, name) for name in names]:
+                    listed.result()
 
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpvsync-list")
         future = executor.submit(work)
@@ -591,6 +596,12 @@ class EventRun:
         path = race_path(self.event_id, race_id, "Race.json")
         check = race_whole if children else objects_only  # without children, only the race record is written
         return load(self.client, path, Race, self.summary, f"race {race_id}", required=False, check=check)
+
+    def mapped(self, work: RaceWork) -> RaceWork:
+        """``work`` (fetched by :meth:`fetch_race` with ``map_records=False``), mapped into records."""
+        if not work.deleted:
+            self.map_race(work)
+        return work
 
     def map_race(self, work: RaceWork) -> None:
         """Map a fetched race's documents into records (needs :attr:`known`, :attr:`zone` and the rounds).
@@ -770,17 +781,29 @@ class EventRun:
             if race_id is not None and race_id not in wanted:
                 self.forgotten.add(scope)
 
-    def sync_races(self, race_ids: list[str], *, children: bool, results: bool, stale: bool) -> None:
-        listing = self.load_children(RACE_CHILDREN if children else ("results",) if results else ())
+    def sync_races(
+        self, race_ids: list[str], *, children: bool, results: bool, stale: bool, listing: Future[None] | None = None
+    ) -> None:
+        """Converge these races; ``listing``: the event's race children, already being listed (else listed here)."""
+        if listing is None:
+            listing = self.load_children(RACE_CHILDREN if children else ("results",) if results else ())
         self.ctx.progress.start("races", len(race_ids))
-        works = prefetch((self.fetch_race(r, children=children, results=results) for r in race_ids), depth=16)
-        try:
-            listing.result()
-            for work in works:
-                self.apply_race(work, children=children)
-                self.ctx.progress.advance(1)
-        finally:
-            works.close()
+        # Two workers: one fetches (one request at a time to the laptop, as before), the other maps what it
+        # fetched, so that the mapping's CPU no longer delays the next request.
+        with responsive_threads():
+            fetched = prefetch(
+                (self.fetch_race(r, children=children, results=results, map_records=False) for r in race_ids),
+                depth=16,
+            )
+            works = prefetch((self.mapped(work) for work in fetched), depth=16)
+            try:
+                listing.result()
+                for work in works:
+                    self.apply_race(work, children=children)
+                    self.ctx.progress.advance(1)
+            finally:
+                works.close()
+                fetched.close()
         if stale:
             self.delete_stale_races(self.stale_races(race_ids))
             self.forget_unlisted(race_ids)
@@ -877,8 +900,13 @@ def full(ctx: SyncContext, event_id: str | None = None) -> SyncSummary:
     run = EventRun(ctx, "full", event_id)
 
     def body() -> None:
+        # What PocketBase holds of the event's races is listed while the base scope is fetched and converged (the
+        # base scope never writes race children).
+        listing = run.load_children(RACE_CHILDREN)
         if run.sync_base():
-            run.sync_races(run.race_ids(), children=True, results=True, stale=True)
+            run.sync_races(run.race_ids(), children=True, results=True, stale=True, listing=listing)
             run.sync_rollover_results()
+        else:
+            wait([listing])  # unused, but not left running past the run (its failure, if any, changes nothing)
 
     return run.run(body)
