@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from fpvsync.trackside.generator import EventSpec, generate_event
@@ -26,6 +25,17 @@ def test_ctrl_c_during_full_says_how_far_it_got_and_a_rerun_finishes(pb: Running
             "FPVSYNC_PB_EMAIL": pb.email,
             "FPVSYNC_PB_PASSWORD": pb.password,
         }
+        race_reads = 0
+
+        def interrupt_mid_run(path: str) -> None:
+            """Ctrl-C while the 10th race is being fetched: surely in the middle of the race loop, however fast."""
+            nonlocal race_reads
+            if path.endswith("/Race.json"):
+                race_reads += 1
+                if race_reads == 10:
+                    process.send_signal(signal.SIGINT)
+
+        replay.on_request = interrupt_mid_run
         process = subprocess.Popen(
             [sys.executable, "-m", "fpvsync", "full", event.event_id],
             env=env,
@@ -33,13 +43,8 @@ def test_ctrl_c_during_full_says_how_far_it_got_and_a_rerun_finishes(pb: Running
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 60
-        while not pb.records("races") and time.monotonic() < deadline:  # the race loop has begun
-            time.sleep(0.05)
-        while replay.requests_served < 40 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
+        replay.on_request = None
         assert process.returncode == 130, (out, err)
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == 1 and "Traceback" not in err, err
