@@ -13,6 +13,8 @@ PocketBase servers (a fresh, empty data dir wherever emptiness matters)::
               to FPVTrackside (against the bound: running, never-synced and rotation races, event documents + 2)
               and to PocketBase, and writes (must be 0)
     fetch     every document of the large event fetched once, politely (the floor of a no-op `full`)
+    list      every record PocketBase holds for the large event listed once, with the fields a no-op compares
+              (the other floor of a no-op `full`, which compares everything with PocketBase)
     live      a race played live on a 400-race event: lap → PocketBase latency and requests to the laptop for the
               doorbell, the fast tier and a plain 200 ms poller, and the laptop's load when no race runs
               (scripts/bench_live.py)
@@ -48,6 +50,7 @@ import httpx
 
 from fpvsync import engine
 from fpvsync.engine import state
+from fpvsync.engine.plan import RELATIONS
 from fpvsync.engine.poll import PollPolicy, PollRun, poll
 from fpvsync.ids import SOURCE
 from fpvsync.pb import bookkeeping
@@ -454,6 +457,18 @@ def fetch_every_document(replay: ReplayServer, event: GeneratedEvent) -> float:
         return time.perf_counter() - started
 
 
+def list_every_record(server: LocalPocketBase) -> float:
+    """Seconds to list every record of every mirrored collection once (one event here), 1,000 per page, with the
+    fields a no-op `full` compares: what `full` must read from PocketBase besides the documents."""
+    with sink_for(server) as sink:
+        started = time.perf_counter()
+        for collection in COLLECTIONS:
+            fields = ",".join(["syncHash", "updated", *RELATIONS.get(collection, ())])
+            for _ in sink.list_records(collection, None, fields):
+                pass
+        return time.perf_counter() - started
+
+
 def live_section(options: Options, work: Path, log: Callable[[str], None]) -> Json:
     """The live figures (scripts/bench_live.py) on an event of their own, synced with `full` first."""
     import importlib.util
@@ -524,6 +539,8 @@ def bench(options: Options, work: Path, log: Callable[[str], None] = lambda _: N
                     log("no-op in process (sink counters); poll, large event")
                     summary, _, noop_sent = sync_in_process(engine.full, server, replay, large.event_id)
                     reported = [summary.written, *(written(run.summary) for run in [*noop_runs, *unpaused])]
+                    log("list every record once")
+                    list_runs = [list_every_record(server) for _ in range(options.repeat)]
                     idle = idle_passes(server, replay, large)
                     poll_large = poll_runs(server, replay, large, options.repeat)
             log(f"run {rep}/{options.repeat}: naive")
@@ -591,6 +608,7 @@ def bench(options: Options, work: Path, log: Callable[[str], None] = lambda _: N
         "poll": {"small": poll_small, "large": poll_large},
         "idle": idle,
         "fetch": {"seconds": round(min(fetch_runs), 3), "secondsMedian": round(statistics.median(fetch_runs), 3)},
+        "list": {"seconds": round(min(list_runs), 3), "secondsMedian": round(statistics.median(list_runs), 3)},
         "live": {k: v for k, v in live.items() if k != "ratios"},
         "ratios": {
             "full_over_ceiling": round(full_rate / ceiling_rate, 3),
@@ -598,6 +616,8 @@ def bench(options: Options, work: Path, log: Callable[[str], None] = lambda _: N
             "noop_writes": noop_writes,
             # The no-op's own work (its engine time, without the interpreter's start) against the fetch floor.
             "noop_over_fetch": round(noop_best.summary["durationSeconds"] / min(fetch_runs), 3),
+            # Against both floors: the documents fetched and PocketBase's records listed, one after the other.
+            "noop_over_floors": round(noop_best.summary["durationSeconds"] / (min(fetch_runs) + min(list_runs)), 3),
             "poll_large_over_small": round(poll_large["seconds"] / poll_small["seconds"], 2),
             "peak_rss_mb": round(peak_rss, 1),
             **live["ratios"],
@@ -612,6 +632,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "full_over_ceiling": (">=", 0.85),
     "noop_writes": ("==", 0),
     "noop_over_fetch": ("<=", 1.25),
+    "noop_over_floors": ("<=", 1.25),
     "poll_large_over_small": ("<=", 2.0),
     "peak_rss_mb": ("<=", 200.0),
     "live_doorbell_p95_ms": ("<=", 150.0),
@@ -654,6 +675,7 @@ def table(result: Json) -> str:
         (f"naive, {n['records']} creates (records/s)", n["recordsPerSecond"], n["recordsPerSecondMedian"]),
         (f"naive, {n['records']} updates (records/s)", n["updateRecordsPerSecond"], ""),
         ("fetch every document once (s)", result["fetch"]["seconds"], result["fetch"]["secondsMedian"]),
+        ("list every record once (s)", result["list"]["seconds"], result["list"]["secondsMedian"]),
         ("full (records/s)", f["recordsPerSecond"], ""),
         ("full (s, process wall time)", f["seconds"], f["secondsMedian"]),
         ("full peak RSS (MB)", f["peakRssMb"], ""),

@@ -13,6 +13,7 @@ RATIOS = {
     "full_over_naive",
     "noop_writes",
     "noop_over_fetch",
+    "noop_over_floors",
     "poll_large_over_small",
     "peak_rss_mb",
     "live_doorbell_p95_ms",
