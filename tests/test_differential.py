@@ -10,6 +10,7 @@ A few examples by default (this runs in the suite); for a long run::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import tempfile
@@ -240,6 +241,18 @@ class World:
             client.patch(f"/api/collections/{collection}/records/{target}", json=body)  # gone already is fine
 
 
+@contextlib.contextmanager
+def fresh_world(pb: RunningPocketBase, seed: int) -> Iterator[World]:
+    """An empty PocketBase and a generated event served by the replay server, for one example."""
+    wipe(pb)
+    with tempfile.TemporaryDirectory() as folder:
+        world = World(pb, Path(folder) / "trackside", seed)
+        try:
+            yield world
+        finally:
+            world.close()
+
+
 STEPS: dict[str, Callable[[World], None]] = {
     "snapshot": lambda w: w.command("snapshot"),
     "results": lambda w: w.command("results"),
@@ -262,13 +275,19 @@ STEPS: dict[str, Callable[[World], None]] = {
 }
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=EXAMPLES <= 10,  # the suite's few examples are the same every run; long runs explore
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a failure prints its steps; shrinking takes minutes
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+def sequences(examples: int) -> settings:
+    """How many sequences, and how: the suite's few examples are the same every run, long runs explore; a failure
+    prints its steps (shrinking would take minutes)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=examples <= 10,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+@sequences(EXAMPLES)
 @example(seed=7, steps=["full", "admin_edit", "edit_lap", "snapshot", "admin_edit"])
 @given(
     seed=st.integers(1, 10_000),
@@ -277,16 +296,11 @@ STEPS: dict[str, Callable[[World], None]] = {
 def test_any_sequence_converges_to_a_fresh_full(
     pb: RunningPocketBase, oracle: RunningPocketBase, seed: int, steps: list[str]
 ) -> None:
-    wipe(pb)
-    with tempfile.TemporaryDirectory() as folder:
-        world = World(pb, Path(folder) / "trackside", seed)
-        try:
-            for step in steps:
-                STEPS[step](world)
-            converge(world.mirror, world.event.event_id, len(world.listed()))
-            assert_converged(world.mirror, oracle, world.replay.url, world.event.event_id)
-        finally:
-            world.close()
+    with fresh_world(pb, seed) as world:
+        for step in steps:
+            STEPS[step](world)
+        converge(world.mirror, world.event.event_id, len(world.listed()))
+        assert_converged(world.mirror, oracle, world.replay.url, world.event.event_id)
 
 
 # -- the live mirror's targeted syncs ----------------------------------------------------------------------------
@@ -378,13 +392,7 @@ LIVE_STEPS: dict[str, Callable[[RaceLife], None]] = {
 }
 
 
-@settings(
-    max_examples=LIVE_EXAMPLES,
-    deadline=None,
-    derandomize=LIVE_EXAMPLES <= 10,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@sequences(LIVE_EXAMPLES)
 @example(seed=3, steps=["reset", "start", "lap", "lap", "end", "lap", "reset", "start", "lap"])
 @example(seed=896, steps=["end", "whole_pass", "reset", "lap", "whole_pass", "half_written"])
 @given(
@@ -397,16 +405,11 @@ def test_the_live_mirror_alone_keeps_the_race_it_follows_as_a_fresh_full_would(
     """After ``full``, a race lives on and only the live mirror's targeted syncs follow it: PocketBase must equal a
     fresh ``full`` at once (no whole pass needed for that race), and a whole pass after them writes nothing (the
     targeted syncs store the state whole passes expect)."""
-    wipe(pb)
-    with tempfile.TemporaryDirectory() as folder:
-        world = World(pb, Path(folder) / "trackside", seed)
-        try:
-            engine.full(world.mirror.ctx, world.event.event_id)
-            life = RaceLife(world)
-            for step in steps:
-                LIVE_STEPS[step](life)
-                if step != "whole_pass":
-                    life.follow()
-            assert_converged(world.mirror, oracle, world.replay.url, world.event.event_id)
-        finally:
-            world.close()
+    with fresh_world(pb, seed) as world:
+        engine.full(world.mirror.ctx, world.event.event_id)
+        life = RaceLife(world)
+        for step in steps:
+            LIVE_STEPS[step](life)
+            if step != "whole_pass":
+                life.follow()
+        assert_converged(world.mirror, oracle, world.replay.url, world.event.event_id)
