@@ -903,7 +903,12 @@ def full(ctx: SyncContext, event_id: str | None = None) -> SyncSummary:
         # What PocketBase holds of the event's races is listed while the base scope is fetched and converged (the
         # base scope never writes race children).
         listing = run.load_children(RACE_CHILDREN)
-        if run.sync_base():
+        try:
+            base = run.sync_base()
+        except Exception:
+            wait([listing])  # not left using the sink past the run (Ctrl-C alone does not wait for it)
+            raise
+        if base:
             run.sync_races(run.race_ids(), children=True, results=True, stale=True, listing=listing)
             run.sync_rollover_results()
         else:
