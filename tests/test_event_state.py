@@ -3,8 +3,6 @@ bumped in the run that writes, untouched by idle passes, seen over PocketBase's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +14,10 @@ from fpvsync.ids import record_id
 from fpvsync.pb.realtime import RealtimeSubscription
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.generator import GeneratedEvent, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
-from tests.sync_helpers import read
+from tests.sync_helpers import Mirror, read
 
 R = [record_id(f"00000000-0000-4000-8000-00000000000{n}") for n in range(6)]
 
@@ -93,19 +91,12 @@ def test_an_event_without_races_is_idle_with_nothing_current() -> None:
 # -- against a real PocketBase ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=11))
+pytestmark = pytest.mark.event_spec(seed=11)
 
 
 @pytest.fixture
-def ctx(pb: RunningPocketBase, event: GeneratedEvent) -> Iterator[engine.SyncContext]:
-    with ReplayServer(event.root, current_event=event.event_id) as replay:
-        client = TracksideClient(replay.url, backoff=0.01)
-        sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password)
-        yield engine.SyncContext(client, sink)
-        client.close()
-        sink.close()
+def ctx(mirror: Mirror) -> engine.SyncContext:
+    return mirror.ctx
 
 
 def add_lap(event: GeneratedEvent, race_id: str, n: int) -> str:

@@ -8,7 +8,6 @@ the reason, only when that is absent (CI installs it: ``.ci/run``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +16,9 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from fpvsync import engine
 from fpvsync.chromium import CHROMIUM_ARGS, chromium_path
 from fpvsync.engine.poll import PollFocus, poll
-from fpvsync.pb.sink import PocketBaseSink
-from fpvsync.trackside.client import TracksideClient
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
-from fpvsync.trackside.replay import ReplayServer
+from fpvsync.trackside.generator import EventSpec, GeneratedEvent
 from tests.conftest import RunningPocketBase
+from tests.sync_helpers import Mirror
 
 #: Generous on purpose: the suite shares two cores with other work. Latency is measured, not asserted.
 WAIT_MS = 30_000
@@ -97,15 +94,14 @@ class LiveEvent:
 
 
 @pytest.fixture
-def live(pb: RunningPocketBase, tmp_path: Path) -> Iterator[LiveEvent]:
+def event_spec() -> EventSpec:
+    return EventSpec(seed=11)
+
+
+@pytest.fixture
+def live(pb: RunningPocketBase, event: GeneratedEvent, mirror: Mirror) -> LiveEvent:
     """An event with a running race, served by a replay server but not synced yet (call ``full()``)."""
-    event = generate_event(tmp_path / "trackside", EventSpec(seed=11))
-    with ReplayServer(event.root, current_event=event.event_id) as replay:
-        client = TracksideClient(replay.url, backoff=0.01)
-        sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password)
-        yield LiveEvent(pb, event, engine.SyncContext(client, sink))
-        client.close()
-        sink.close()
+    return LiveEvent(pb, event, mirror.ctx)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
