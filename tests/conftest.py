@@ -2,8 +2,8 @@
 FPVTrackside event in a folder of the test's own, served by the replay server; an in-process mirror between them.
 
 A module (or test) picks its event with a marker, ``pytestmark = pytest.mark.event_spec(seed=11, rounds=3)`` (the
-fields of :class:`~fpvsync.trackside.generator.EventSpec`), a folder's conftest by overriding the ``event_spec``
-fixture; without either, :data:`DEFAULT_EVENT_SPEC`.
+fields of :class:`~fpvsync.trackside.generator.EventSpec`); a folder's conftest sets its default by overriding
+the ``default_event_spec`` fixture; without either, :data:`DEFAULT_EVENT_SPEC`.
 """
 
 from __future__ import annotations
@@ -156,9 +156,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> PlaceEvent:
 
 
 @pytest.fixture
-def event_spec(request: pytest.FixtureRequest) -> EventSpec:
+def default_event_spec() -> EventSpec:
+    """The event of a folder's tests that name none (a folder's conftest overrides this)."""
+    return DEFAULT_EVENT_SPEC
+
+
+@pytest.fixture
+def event_spec(request: pytest.FixtureRequest, default_event_spec: EventSpec) -> EventSpec:
     marker = request.node.get_closest_marker("event_spec")
-    return DEFAULT_EVENT_SPEC if marker is None else EventSpec(**marker.kwargs)
+    return default_event_spec if marker is None else EventSpec(**marker.kwargs)
 
 
 @pytest.fixture

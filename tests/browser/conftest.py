@@ -94,7 +94,7 @@ class LiveEvent:
 
 
 @pytest.fixture
-def event_spec() -> EventSpec:
+def default_event_spec() -> EventSpec:
     return EventSpec(seed=11)
 
 

@@ -17,7 +17,7 @@ BATCH_SIZE = 100
 
 
 @pytest.fixture
-def event_spec() -> EventSpec:
+def default_event_spec() -> EventSpec:
     return EventSpec(seed=21)
 
 
