@@ -133,12 +133,16 @@ class RealtimeSubscription:
         """End the stream and its thread (safe to call twice).
 
         Closing the HTTP client does not wake a thread blocked reading the stream: shutting the socket down does.
+        When the stream never opened (the server did not answer), the daemon thread is not waited for: it ends
+        with its connection.
         """
-        if self._socket is not None:
+        opened = self._socket
+        if opened is not None:
             with contextlib.suppress(OSError):
-                self._socket.shutdown(socket.SHUT_RDWR)
+                opened.shutdown(socket.SHUT_RDWR)
         self._client.close()
-        self._thread.join(timeout=5)
+        if opened is not None:
+            self._thread.join(timeout=5)
 
     def __enter__(self) -> RealtimeSubscription:
         return self
