@@ -30,9 +30,11 @@ import httpx
 
 from fpvsync import engine, mapping
 from fpvsync.engine.poll import PollPolicy, WatchReport, poll, watch
+from fpvsync.errors import SinkUnreachable
 from fpvsync.live.mirror import PASS_INTERVAL_WITH_DOORBELL, PASS_INTERVAL_WITH_FAST_TIER, LiveOptions
 from fpvsync.live.runner import live_mirror
 from fpvsync.pb.local import LocalPocketBase
+from fpvsync.pb.realtime import RealtimeSubscription
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.generator import GeneratedEvent
@@ -49,33 +51,18 @@ class LapArrivals:
     """PocketBase's realtime stream of ``laps``: when each lap record was announced as created (monotonic)."""
 
     def __init__(self, url: str) -> None:
-        self.arrived: dict[str, float] = {}
-        self._client = httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=None))
-        self._connected = threading.Event()
-        self._client_id = ""
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
-        if not self._connected.wait(10):
-            raise SystemExit("no PB_CONNECT from PocketBase's realtime API")
-        answer = self._client.post("/api/realtime", json={"clientId": self._client_id, "subscriptions": ["laps"]})
-        answer.raise_for_status()
+        try:
+            self._subscription = RealtimeSubscription(url, ["laps"])
+        except SinkUnreachable as error:
+            raise SystemExit(str(error)) from error
 
-    def _listen(self) -> None:
-        with contextlib.suppress(httpx.HTTPError), self._client.stream("GET", "/api/realtime") as stream:
-            name = ""
-            for line in stream.iter_lines():
-                if line.startswith("event:"):
-                    name = line.partition(":")[2].strip()
-                elif line.startswith("data:"):
-                    data = json.loads(line.partition(":")[2])
-                    if name == "PB_CONNECT":
-                        self._client_id = data["clientId"]
-                        self._connected.set()
-                    elif name == "laps" and data.get("action") in ("create", "update"):
-                        self.arrived.setdefault(str(data["record"]["sourceId"]), time.monotonic())
+    @property
+    def arrived(self) -> dict[str, float]:
+        """Lap GUID (``sourceId``) -> when its record was first announced."""
+        return self._subscription.first_announced("laps", field="sourceId")
 
     def close(self) -> None:
-        self._client.close()
+        self._subscription.close()
 
 
 def _lap_ids_by_detection(event: GeneratedEvent, race_id: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
+from fpvsync.chromium import CHROMIUM_ARGS, chromium_path
 from fpvsync.pb.local import LocalPocketBase
 from fpvsync.trackside.generator import EventSpec, generate_event
 from fpvsync.trackside.replay import ReplayServer
@@ -27,14 +28,6 @@ from fpvsync.trackside.replay import ReplayServer
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 EMAIL = "admin@fpvsync.example"
 PASSWORD = "screenshot-password-1"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT: ViewportSize = {"width": 1600, "height": 600}
 
 
@@ -75,7 +68,7 @@ def shoot(page: Page, url: str, collection_id: str, sort: str, target: Path) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--chromium", default="/usr/bin/chromium", help="the Chromium binary to drive")
+    parser.add_argument("--chromium", default=chromium_path(), help="the Chromium binary to drive")
     args = parser.parse_args()
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -83,7 +76,7 @@ def main() -> int:
         try:
             ids = collection_ids(pocketbase.url)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=args.chromium, args=list(CHROMIUM_ARGS))
                 page = browser.new_page(viewport=VIEWPORT)
                 page.goto(f"{pocketbase.url}/_/")
                 page.fill("input[type=email]", EMAIL)

@@ -15,6 +15,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from fpvsync import engine
+from fpvsync.chromium import CHROMIUM_ARGS, chromium_path
 from fpvsync.pb.local import LocalPocketBase, Superuser
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
@@ -22,7 +23,6 @@ from fpvsync.trackside.generator import EventSpec, generate_event
 from fpvsync.trackside.replay import ReplayServer
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 #: (file name, view, viewport width, viewport height)
 SHOTS = [
     ("live-page-desktop.png", "now", 1000, 640),
@@ -32,6 +32,10 @@ SHOTS = [
 
 
 def main() -> int:
+    chromium = chromium_path()
+    if chromium is None:
+        print("Chromium is not installed (apt-get install chromium)", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         event = generate_event(root / "trackside", EventSpec(seed=int(sys.argv[1]) if len(sys.argv) > 1 else 3))
@@ -47,7 +51,7 @@ def main() -> int:
             client.close()
             sink.close()
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
                 for name, view, width, height in SHOTS:
                     page = browser.new_page(viewport={"width": width, "height": height})
                     page.goto(f"{pocketbase.url}/#{view}")

@@ -1,6 +1,9 @@
-"""Pytest plugin: fixtures for the FPVTrackside source tests (a sample event folder and a replay server over it).
+"""Fixtures for the FPVTrackside source tests: the hand-written sample event and a replay server over it.
 
-Test modules load it with ``pytest_plugins = ["tests.conftest_source"]``.
+A test module takes them by name, at module level, so that its ``replay`` wins over the generated event's one in
+``tests/conftest.py``::
+
+    sample_event, replay = conftest_source.sample_event, conftest_source.replay
 """
 
 from __future__ import annotations

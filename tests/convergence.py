@@ -11,17 +11,14 @@ record for record, a fresh ``full`` of the same source into an empty PocketBase;
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 from fpvsync import engine
-from fpvsync.engine.poll import PollPolicy, PollRun
+from fpvsync.engine.poll import PollPolicy
 from fpvsync.ids import record_id
-from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.summary import COLLECTIONS, SyncSummary
-from fpvsync.trackside.client import TracksideClient
 from tests.conftest import RunningPocketBase
-from tests.sync_helpers import event_records
+from tests.sync_helpers import Mirror, event_records
 
 #: Fields that tell when or how a record was written, not what it holds.
 BOOKKEEPING_FIELDS = {"created", "updated", "syncHash", "collectionId", "collectionName"}
@@ -50,29 +47,6 @@ def wipe(pb: RunningPocketBase) -> None:
                 if answer.status_code >= 400:  # a cascade removed some already: one at a time
                     for i in ids:
                         client.delete(f"/api/collections/{name}/records/{i}")
-
-
-class Mirror:
-    """An in-process client + sink pair on one PocketBase."""
-
-    def __init__(self, pb: RunningPocketBase, trackside_url: str) -> None:
-        self.pb = pb
-        self.client = TracksideClient(trackside_url, backoff=0.01)
-        self.sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password)
-        self.sink.authenticate()
-        self.ctx = engine.SyncContext(self.client, self.sink, record_runs=True)
-        #: The clock of the passes (seconds): each pass is a minute after the previous one, as cron runs them.
-        self.clock = time.time()
-
-    def close(self) -> None:
-        self.client.close()
-        self.sink.close()
-
-    def poll(self, event_id: str, policy: PollPolicy | None = None) -> SyncSummary:
-        policy = policy or PollPolicy()
-        self.clock += policy.interval
-        run = PollRun(self.ctx, event_id, policy, now=self.clock)
-        return run.run(run.body)
 
 
 def bound(event_races: int, policy: PollPolicy | None = None) -> int:

@@ -1,22 +1,33 @@
-"""Helpers for end-to-end sync tests: run the real CLI, and compute what PocketBase should hold straight from an
-FPVTrackside folder with the ``json`` module (independently of fpvsync's models and mapping)."""
+"""Helpers for end-to-end sync tests: run the real CLI, hold an in-process mirror, and compute what PocketBase
+should hold straight from an FPVTrackside folder with the ``json`` module (independently of fpvsync's models and
+mapping)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
+from fpvsync import engine
 from fpvsync.cli import app
+from fpvsync.engine.poll import PollPolicy, PollRun
+from fpvsync.engine.progress import Progress
+from fpvsync.pb.sink import DEFAULT_BATCH_SIZE, PocketBaseSink
+from fpvsync.summary import SyncSummary
+from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.generator import GeneratedEvent
-from tests.conftest import RunningPocketBase
+
+if TYPE_CHECKING:  # conftest imports this module: a runtime import would be circular
+    from tests.conftest import RunningPocketBase
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 COUNT_KEYS = {"created", "updated", "unchanged", "deleted", "failed"}
@@ -44,6 +55,43 @@ def run_cli(args: list[str], pb: RunningPocketBase | None, trackside_url: str | 
         env["FPVSYNC_TRACKSIDE_URL"] = trackside_url
     result = CliRunner().invoke(app, args, env=env, catch_exceptions=False)
     return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+class Mirror:
+    """A client and an authenticated sink on one PocketBase, as a user's process holds them, with short retries so
+    that outages end fast; tests count what a pass sent through ``sink``."""
+
+    def __init__(
+        self,
+        pb: RunningPocketBase,
+        trackside_url: str,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        timeout: float = 5.0,
+        attempts: int = 4,
+    ) -> None:
+        self.pb = pb
+        self.client = TracksideClient(trackside_url, timeout=timeout, attempts=attempts, backoff=0.01)
+        self.sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password, batch_size=batch_size)
+        self.sink.authenticate()
+        self.ctx = engine.SyncContext(self.client, self.sink)
+        #: The clock of :meth:`poll` (seconds): each pass a policy interval after the previous one, as cron runs them.
+        self.clock = time.time()
+
+    def reporting(self, progress: Progress | None) -> engine.SyncContext:
+        """:attr:`ctx`, reporting to ``progress`` (if any)."""
+        return self.ctx if progress is None else dataclasses.replace(self.ctx, progress=progress)
+
+    def poll(self, event_id: str, policy: PollPolicy | None = None) -> SyncSummary:
+        """One default ``poll`` pass, on :attr:`clock` (so settled races come round as they would in real time)."""
+        policy = policy or PollPolicy()
+        self.clock += policy.interval
+        run = PollRun(self.ctx, event_id, policy, now=self.clock)
+        return run.run(run.body)
+
+    def close(self) -> None:
+        self.client.close()
+        self.sink.close()
 
 
 def assert_summary_shape(document: dict[str, Any]) -> None:

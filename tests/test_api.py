@@ -28,25 +28,18 @@ from fastapi import FastAPI
 from fpvsync.api import RunRegistry, RunSummary, Service, create_app
 from fpvsync.config import Settings
 from fpvsync.ids import record_id
-from fpvsync.pb.local import LocalPocketBase, free_port
+from fpvsync.pb.local import free_port
 from fpvsync.summary import COLLECTIONS
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
+from fpvsync.trackside.generator import GeneratedEvent
 from fpvsync.trackside.replay import ReplayServer
-from tests.conftest import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, RunningPocketBase
+from tests.conftest import RunningPocketBase, start_pocketbase
+from tests.process_helpers import stop, wait_for_http
 from tests.sync_helpers import assert_summary_shape, event_records, expected_counts, read, run_cli
 
 OTHER_GUID = "0b9f6a1e-2c3d-4e5f-8a9b-0c1d2e3f4a5b"
 
 
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=11, pilots=8, rounds=3))
-
-
-@pytest.fixture
-def replay(event: GeneratedEvent) -> Iterator[ReplayServer]:
-    with ReplayServer(event.root, current_event=event.event_id) as server:
-        yield server
+pytestmark = pytest.mark.event_spec(seed=11, pilots=8, rounds=3)
 
 
 def settings_for(pb: RunningPocketBase, trackside_url: str, **overrides: Any) -> Settings:
@@ -229,9 +222,7 @@ def test_accepted_tokens_are_cached_briefly(pb: RunningPocketBase, replay: Repla
 
 @pytest.fixture
 def second_pb(tmp_path: Path) -> Iterator[RunningPocketBase]:
-    server = LocalPocketBase(tmp_path / "pb_second")
-    server.upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
-    server.start()
+    server = start_pocketbase(tmp_path / "pb_second")
     yield RunningPocketBase(server)
     server.stop()
 
@@ -513,27 +504,14 @@ def test_serve_command_serves_the_api_on_loopback(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                health = httpx.get(f"{base}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+        health = wait_for_http(f"{base}/healthz", process, diagnose=log.read_text)
         assert health.status_code == 200, health.text
         assert httpx.post(f"{base}/ingest/events/{event.event_id}/snapshot", timeout=30).status_code == 401
         answer = httpx.post(f"{base}/ingest/events/{event.event_id}/snapshot", headers=bearer(pb.token()), timeout=30)
         assert answer.status_code == 200, answer.text
         assert answer.json()["ok"] is True
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, timeout=10)
     output_text = log.read_text()
     assert "/ingest/events/" in output_text  # uvicorn's access log
     assert "fpvsync.api: run " in output_text and "snapshot" in output_text

@@ -31,9 +31,11 @@ from fpvsync.config import Settings
 from fpvsync.errors import DocumentUnavailable, SourceUnreachable
 from fpvsync.trackside.client import ZERO_GUID, Document, TracksideClient, parse_current_event
 from fpvsync.trackside.replay import ReplayServer
+from tests import conftest_source
 from tests.source_fixtures import SampleEvent, free_port, write_sample_event
 
-pytest_plugins = ["tests.conftest_source"]
+# The hand-written sample event and its replay server, in place of the generated event tests/conftest.py serves.
+sample_event, replay = conftest_source.sample_event, conftest_source.replay
 
 CASSETTES = Path(__file__).parent / "cassettes"
 #: Cassettes name this host instead of the replay server's random port.

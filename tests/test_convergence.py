@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,35 +16,11 @@ from fpvsync.engine.poll import NEXT_RACES_EVERY_PASS, PollPolicy
 from fpvsync.ids import record_id
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
-from tests.conftest import RunningPocketBase, _start
-from tests.convergence import Mirror, assert_converged, converge, dump
-from tests.sync_helpers import read, run_cli
+from tests.conftest import RunningPocketBase
+from tests.convergence import assert_converged, converge, dump
+from tests.sync_helpers import Mirror, read, run_cli
 
-
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=11, pilots=8, rounds=3))
-
-
-@pytest.fixture
-def replay(event: GeneratedEvent) -> Iterator[ReplayServer]:
-    with ReplayServer(event.root, current_event=event.event_id) as server:
-        yield server
-
-
-@pytest.fixture
-def oracle(tmp_path: Path) -> Iterator[RunningPocketBase]:
-    """A second PocketBase, for the fresh ``full`` the mirror is compared with."""
-    server = _start(tmp_path / "oracle_data")
-    yield RunningPocketBase(server)
-    server.stop()
-
-
-@pytest.fixture
-def mirror(pb: RunningPocketBase, replay: ReplayServer) -> Iterator[Mirror]:
-    m = Mirror(pb, replay.url)
-    yield m
-    m.close()
+pytestmark = pytest.mark.event_spec(seed=11, pilots=8, rounds=3)
 
 
 def _races(event: GeneratedEvent) -> int:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -33,18 +32,11 @@ from fpvsync.pb.sink import Operation, PocketBaseSink
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.generator import EventSpec, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
-from tests.conftest import RunningPocketBase, _start
-from tests.convergence import Mirror, assert_converged, converge, wipe
-from tests.sync_helpers import read, results_for
+from tests.conftest import RunningPocketBase
+from tests.convergence import assert_converged, converge, wipe
+from tests.sync_helpers import Mirror, read, results_for
 
 EXAMPLES = int(os.environ.get("FPVSYNC_DIFFERENTIAL_EXAMPLES", "5"))
-
-
-@pytest.fixture
-def oracle(tmp_path: Path) -> Iterator[RunningPocketBase]:
-    server = _start(tmp_path / "oracle_data")
-    yield RunningPocketBase(server)
-    server.stop()
 
 
 class DyingSink(PocketBaseSink):

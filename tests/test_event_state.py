@@ -3,26 +3,21 @@ bumped in the run that writes, untouched by idle passes, seen over PocketBase's 
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from fpvsync import engine
 from fpvsync.engine.poll import poll
 from fpvsync.event_state import RaceHint, compute_state, update_event_state
 from fpvsync.ids import record_id
+from fpvsync.pb.realtime import RealtimeSubscription
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.generator import GeneratedEvent, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
-from tests.sync_helpers import read
+from tests.sync_helpers import Mirror, read
 
 R = [record_id(f"00000000-0000-4000-8000-00000000000{n}") for n in range(6)]
 
@@ -96,19 +91,12 @@ def test_an_event_without_races_is_idle_with_nothing_current() -> None:
 # -- against a real PocketBase ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=11))
+pytestmark = pytest.mark.event_spec(seed=11)
 
 
 @pytest.fixture
-def ctx(pb: RunningPocketBase, event: GeneratedEvent) -> Iterator[engine.SyncContext]:
-    with ReplayServer(event.root, current_event=event.event_id) as replay:
-        client = TracksideClient(replay.url, backoff=0.01)
-        sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password)
-        yield engine.SyncContext(client, sink)
-        client.close()
-        sink.close()
+def ctx(mirror: Mirror) -> engine.SyncContext:
+    return mirror.ctx
 
 
 def add_lap(event: GeneratedEvent, race_id: str, n: int) -> str:
@@ -208,67 +196,26 @@ def test_dry_run_leaves_event_state_alone(pb: RunningPocketBase, event: Generate
     assert pb.records("eventState") == []
 
 
-class Realtime:
-    """A guest subscribed to ``eventState`` over PocketBase's realtime API (server-sent events), like a front end."""
-
-    def __init__(self, url: str) -> None:
-        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._client = httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=None))
-        self._connected = threading.Event()
-        self._client_id = ""
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
-        assert self._connected.wait(10), "no PB_CONNECT from PocketBase"
-        answer = self._client.post("/api/realtime", json={"clientId": self._client_id, "subscriptions": ["eventState"]})
-        assert answer.status_code == 204, answer.text
-
-    def _listen(self) -> None:
-        try:
-            with self._client.stream("GET", "/api/realtime") as stream:
-                name = ""
-                for line in stream.iter_lines():
-                    if line.startswith("event:"):
-                        name = line.partition(":")[2].strip()
-                    elif line.startswith("data:"):
-                        data = json.loads(line.partition(":")[2])
-                        if name == "PB_CONNECT":
-                            self._client_id = data["clientId"]
-                            self._connected.set()
-                        elif name == "eventState":
-                            self.messages.put(data)
-        except httpx.HTTPError:
-            return  # closed by the test
-
-    def next(self, timeout: float = 15) -> dict[str, Any]:
-        return self.messages.get(timeout=timeout)
-
-    def close(self) -> None:
-        self._client.close()
-
-
 def test_a_subscriber_sees_change_seq_move_with_each_writing_pass_and_nothing_from_idle_ones(
     pb: RunningPocketBase, event: GeneratedEvent, ctx: engine.SyncContext
 ) -> None:
     assert engine.full(ctx, event.event_id).exit_code == 0
     assert event.running_race_id is not None
-    subscriber = Realtime(pb.url)
-    try:
+    with RealtimeSubscription(pb.url, ["eventState"]) as subscriber:
         add_lap(event, event.running_race_id, 1)
         assert poll(ctx, event.event_id).written > 0
         first = subscriber.next()
-        assert first["action"] == "update"
-        assert first["record"]["changeSeq"] == 2
-        assert "laps" in first["record"]["changedCollections"]
+        assert first.action == "update"
+        assert first.record["changeSeq"] == 2
+        assert "laps" in first.record["changedCollections"]
 
         for _ in range(3):
             assert poll(ctx, event.event_id).written == 0
         add_lap(event, event.running_race_id, 2)
         assert poll(ctx, event.event_id).written > 0
         # The very next message is this pass's: the idle passes in between sent none.
-        assert subscriber.next()["record"]["changeSeq"] == 3
+        assert subscriber.next().record["changeSeq"] == 3
         assert subscriber.messages.empty()
-    finally:
-        subscriber.close()
 
 
 def _full_with_current(pb: RunningPocketBase, event: GeneratedEvent, current_race: str) -> None:

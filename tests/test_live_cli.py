@@ -20,6 +20,7 @@ from fpvsync.trackside.models import parse_date
 from fpvsync.trackside.replay import ReplayServer
 from fpvsync.trackside.simulator import RaceSimulator
 from tests.conftest import RunningPocketBase
+from tests.process_helpers import stop
 from tests.sync_helpers import read, run_cli
 
 
@@ -27,17 +28,6 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "fpvsync", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        _, err = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
-    return process.returncode, err
 
 
 def test_replay_live_rings_poll_listen_and_the_laps_arrive(pb: RunningPocketBase, tmp_path: Path) -> None:
@@ -68,7 +58,7 @@ def test_replay_live_rings_poll_listen_and_the_laps_arrive(pb: RunningPocketBase
             ],
             env,
         )
-        _stop(replay)
+        stop(replay)
         first = RaceSimulator(event.root, event.event_id).recorded_races()[0]  # the first race played
         replay = _start(
             [
@@ -104,8 +94,8 @@ def test_replay_live_rings_poll_listen_and_the_laps_arrive(pb: RunningPocketBase
         assert stored == {lap["ID"] for lap in played["Laps"]}
         assert pb.records("races", f'id = "{race_rid}"')[0]["end"]
     finally:
-        replay_code, replay_err = _stop(replay)
-        poll_code, poll_err = _stop(poller) if poller is not None else (0, "")
+        replay_code, replay_err = stop(replay)
+        poll_code, poll_err = stop(poller) if poller is not None else (0, "")
     assert "Traceback" not in replay_err and "Traceback" not in poll_err
     assert replay_code == 0, replay_err
     assert poll_code == 0, poll_err
@@ -143,6 +133,6 @@ def test_serve_listen_rings_the_same_doorbell(pb: RunningPocketBase, tmp_path: P
                 time.sleep(0.5)
             assert pb.records("laps", f'sourceId = "{lap["ID"]}"')
         finally:
-            code, err = _stop(server)
+            code, err = stop(server)
     assert "Traceback" not in err
     assert code in (0, -signal.SIGTERM), err  # uvicorn re-raises the SIGTERM it caught once it has shut down

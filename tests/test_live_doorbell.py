@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,23 +23,12 @@ from fpvsync.live.targeted import EngineSync
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.generator import GeneratedEvent, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
 from tests.sync_helpers import read, results_for
 
 NO_FAST_TIER = LiveOptions(fast_interval=0.0)
-
-
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=5))
-
-
-@pytest.fixture
-def replay(event: GeneratedEvent) -> Iterator[ReplayServer]:
-    with ReplayServer(event.root, current_event=event.event_id) as server:
-        yield server
 
 
 @pytest.fixture

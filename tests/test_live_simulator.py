@@ -4,23 +4,19 @@ running race, and the notifications FPVTrackside would send go out in order, in 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
 from fpvsync.live.notifications import parse_notification
 from fpvsync.live.receiver import NotificationReceiver
 from fpvsync.trackside.client import TracksideClient
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
+from fpvsync.trackside.generator import GeneratedEvent
 from fpvsync.trackside.models import parse_date
 from fpvsync.trackside.replay import ReplayServer
 from fpvsync.trackside.simulator import RaceSimulator, SimulatorOptions
 from tests.sync_helpers import read
 
-
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=11))
+pytestmark = pytest.mark.event_spec(seed=11)
 
 
 @pytest.mark.parametrize("notify_format", ["extension", "legacy"])

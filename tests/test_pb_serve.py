@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from fpvsync.pb.local import free_port
+from tests.process_helpers import stop, wait_for_http
 
 
 def test_pb_serve_generates_a_private_superuser_applies_migrations_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -29,13 +28,7 @@ def test_pb_serve_generates_a_private_superuser_applies_migrations_and_stops_on_
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_for_http(f"{url}/api/health", process, ready=(200,))
         stored = data / "fpvsync-superuser.json"
         assert stat.S_IMODE(stored.stat().st_mode) == 0o600
         credentials = json.loads(stored.read_text())
@@ -51,9 +44,8 @@ def test_pb_serve_generates_a_private_superuser_applies_migrations_and_stops_on_
         }
         assert {"events", "races", "laps", "syncRuns", "pilotBests"} <= names
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
+        code, err = stop(process)
+    assert code == 0, err
     assert "dashboard" in err and credentials["password"] not in err
     try:
         httpx.get(f"{url}/api/health", timeout=1)

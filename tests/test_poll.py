@@ -9,54 +9,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from fpvsync import engine
 from fpvsync.engine.poll import NEXT_RACES_EVERY_PASS, PollPolicy, PollRun, WatchReport, poll, watch
 from fpvsync.ids import record_id
-from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.summary import SyncSummary
-from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
-from tests.sync_helpers import event_records, expected_counts, read
-
-
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=5))
-
-
-@pytest.fixture
-def replay(event: GeneratedEvent) -> Iterator[ReplayServer]:
-    with ReplayServer(event.root, current_event=event.event_id) as server:
-        yield server
-
-
-class Mirror:
-    """An in-process client + sink pair, so tests can count what a pass sent to PocketBase."""
-
-    def __init__(self, pb: RunningPocketBase, replay: ReplayServer) -> None:
-        self.client = TracksideClient(replay.url, backoff=0.01)
-        self.sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password)
-        self.sink.authenticate()
-        self.ctx = engine.SyncContext(self.client, self.sink)
-
-    def close(self) -> None:
-        self.client.close()
-        self.sink.close()
-
-
-@pytest.fixture
-def mirror(pb: RunningPocketBase, replay: ReplayServer) -> Iterator[Mirror]:
-    m = Mirror(pb, replay)
-    yield m
-    m.close()
+from tests.sync_helpers import Mirror, event_records, expected_counts, read
 
 
 def changed(summary: SyncSummary) -> dict[tuple[str, str], int]:

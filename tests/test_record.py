@@ -12,9 +12,11 @@ from fpvsync.errors import ConfigError, DocumentUnavailable, SourceUnreachable
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.record import RecordReport, record_event
 from fpvsync.trackside.replay import ReplayServer
+from tests import conftest_source
 from tests.source_fixtures import SampleEvent, dump, free_port, tree
 
-pytest_plugins = ["tests.conftest_source"]
+# The hand-written sample event and its replay server, in place of the generated event tests/conftest.py serves.
+sample_event, replay = conftest_source.sample_event, conftest_source.replay
 
 
 def fast_client(url: str) -> TracksideClient:

@@ -20,9 +20,11 @@ import pytest
 
 from fpvsync.trackside.client import parse_current_event
 from fpvsync.trackside.replay import ReplayServer
+from tests import conftest_source
 from tests.source_fixtures import NOT_SET, SampleEvent, dump
 
-pytest_plugins = ["tests.conftest_source"]
+# The hand-written sample event and its replay server, in place of the generated event tests/conftest.py serves.
+sample_event, replay = conftest_source.sample_event, conftest_source.replay
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from fpvsync import engine
 from fpvsync.ids import record_id
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.trackside.client import TracksideClient
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event, write_json
+from fpvsync.trackside.generator import GeneratedEvent, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
 from tests.sync_helpers import (
@@ -25,16 +24,7 @@ from tests.sync_helpers import (
     utc_text,
 )
 
-
-@pytest.fixture
-def event(tmp_path: Path) -> GeneratedEvent:
-    return generate_event(tmp_path / "trackside", EventSpec(seed=3))
-
-
-@pytest.fixture
-def replay(event: GeneratedEvent) -> Iterator[ReplayServer]:
-    with ReplayServer(event.root, current_event=event.event_id) as server:
-        yield server
+pytestmark = pytest.mark.event_spec(seed=3)
 
 
 def full(pb: RunningPocketBase, replay: ReplayServer, *args: str) -> dict[str, Any]:

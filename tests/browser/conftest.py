@@ -7,43 +7,24 @@ the reason, only when that is absent (CI installs it: ``.ci/run``).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from fpvsync import engine
+from fpvsync.chromium import CHROMIUM_ARGS, chromium_path
 from fpvsync.engine.poll import PollFocus, poll
-from fpvsync.pb.sink import PocketBaseSink
-from fpvsync.trackside.client import TracksideClient
-from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
-from fpvsync.trackside.replay import ReplayServer
+from fpvsync.trackside.generator import EventSpec, GeneratedEvent
 from tests.conftest import RunningPocketBase
+from tests.sync_helpers import Mirror
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: Generous on purpose: the suite shares two cores with other work. Latency is measured, not asserted.
 WAIT_MS = 30_000
 
 #: Figures the browser tests measured, printed at the end of the run (see pytest_terminal_summary).
 MEASURED: dict[str, str] = {}
-
-
-def chromium_path() -> str | None:
-    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +38,7 @@ def browser(playwright_session: Playwright) -> Iterator[Browser]:
     path = chromium_path()
     if path is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does it)")
-    launched = playwright_session.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    launched = playwright_session.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
     yield launched
     launched.close()
 
@@ -113,15 +94,14 @@ class LiveEvent:
 
 
 @pytest.fixture
-def live(pb: RunningPocketBase, tmp_path: Path) -> Iterator[LiveEvent]:
+def default_event_spec() -> EventSpec:
+    return EventSpec(seed=11)
+
+
+@pytest.fixture
+def live(pb: RunningPocketBase, event: GeneratedEvent, mirror: Mirror) -> LiveEvent:
     """An event with a running race, served by a replay server but not synced yet (call ``full()``)."""
-    event = generate_event(tmp_path / "trackside", EventSpec(seed=11))
-    with ReplayServer(event.root, current_event=event.event_id) as replay:
-        client = TracksideClient(replay.url, backoff=0.01)
-        sink = PocketBaseSink(pb.url, email=pb.email, password=pb.password)
-        yield LiveEvent(pb, event, engine.SyncContext(client, sink))
-        client.close()
-        sink.close()
+    return LiveEvent(pb, event, mirror.ctx)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

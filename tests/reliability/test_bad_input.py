@@ -17,13 +17,12 @@ from typing import Any, Literal
 import pytest
 
 from fpvsync import engine
-from fpvsync.pb.local import LocalPocketBase
 from fpvsync.pb.sink import PocketBaseSink
 from fpvsync.summary import SyncSummary
 from fpvsync.trackside.client import TracksideClient
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
 from fpvsync.trackside.replay import ReplayServer
-from tests.conftest import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, RunningPocketBase
+from tests.conftest import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, RunningPocketBase, start_pocketbase
 from tests.reliability.invariants import (
     assert_converged,
     assert_nothing_lost,
@@ -68,9 +67,7 @@ class Mirrored:
 @pytest.fixture(scope="module")
 def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirrored]:
     root = tmp_path_factory.mktemp("bad_input")
-    server = LocalPocketBase(root / "pb")
-    server.upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
-    server.start()
+    server = start_pocketbase(root / "pb")
     event = generate_event(root / "trackside", EventSpec(seed=4, pilots=8, rounds=3))
     try:
         with (

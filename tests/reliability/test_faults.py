@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from fpvsync import engine
@@ -20,7 +19,7 @@ from fpvsync.summary import SyncSummary
 from fpvsync.trackside.generator import GeneratedEvent, write_json
 from fpvsync.trackside.replay import ReplayServer
 from tests.conftest import RunningPocketBase
-from tests.reliability.conftest import Mirror
+from tests.reliability.conftest import BATCH_SIZE
 from tests.reliability.invariants import (
     AfterRaces,
     assert_converged,
@@ -29,6 +28,7 @@ from tests.reliability.invariants import (
     read,
     stored_ids,
 )
+from tests.sync_helpers import Mirror
 
 
 def change_source(event: GeneratedEvent) -> None:
@@ -53,7 +53,7 @@ def change_source(event: GeneratedEvent) -> None:
 
 def synced(pb: RunningPocketBase, event: GeneratedEvent, mirror: Mirror) -> dict[str, set[str]]:
     """Mirror the event, check it, change the source, and return what PocketBase held before the change."""
-    assert engine.full(mirror.ctx(), event.event_id).exit_code == 0
+    assert engine.full(mirror.ctx, event.event_id).exit_code == 0
     assert_converged(pb, event)
     before = stored_ids(pb)
     change_source(event)
@@ -91,7 +91,7 @@ def test_trackside_stopped_mid_full_then_restarted_on_the_same_port(
 
         replay.on_request = on_request
 
-    summary = engine.full(mirror.ctx(progress), event.event_id)
+    summary = engine.full(mirror.reporting(progress), event.event_id)
     for thread in stopper:
         thread.join(10)
     replay.on_request = None
@@ -122,7 +122,7 @@ def test_pocketbase_killed_mid_batch_then_restarted(
         return forward(path, config)
 
     mirror.sink.client.before_send = before_send
-    summary = engine.full(mirror.ctx(), event.event_id)
+    summary = engine.full(mirror.ctx, event.event_id)
     killers[0].join(10)
     assert summary.exit_code == 3, summary.errors
     assert summary.unreachable and "PocketBase" in summary.unreachable
@@ -155,7 +155,7 @@ def test_half_written_race_file_is_read_again_within_the_run(
             race_file.write_bytes(complete[: len(complete) // 2] if len(served) == 1 else complete)
 
     replay.on_request = on_request
-    summary = engine.full(mirror.ctx(), event.event_id)
+    summary = engine.full(mirror.ctx, event.event_id)
     replay.on_request = None
     assert len(served) == 2
     assert summary.exit_code == 0, summary.errors
@@ -176,7 +176,7 @@ def test_half_written_file_for_a_whole_run_changes_nothing_then_converges(
     target = paths[document]
     complete = target.read_bytes()
     target.write_bytes(complete[: max(1, len(complete) // 3)])
-    summary = engine.full(mirror.ctx(), event.event_id)
+    summary = engine.full(mirror.ctx, event.event_id)
     target.write_bytes(complete)
     assert summary.exit_code == 1
     assert any("unavailable" in error.message for error in summary.errors), summary.errors
@@ -194,10 +194,10 @@ def test_answers_slower_than_the_timeout_stop_the_run_cleanly(
 ) -> None:
     before = synced(pb, event, mirror)
     replay.latency = 0.5
-    slow = Mirror(pb, replay, timeout=0.2, attempts=2)
+    slow = Mirror(pb, replay.url, batch_size=BATCH_SIZE, timeout=0.2, attempts=2)
     try:
         started = time.monotonic()
-        summary = engine.full(slow.ctx(), event.event_id)
+        summary = engine.full(slow.ctx, event.event_id)
         elapsed = time.monotonic() - started
     finally:
         slow.close()
@@ -225,31 +225,14 @@ def test_answers_slower_than_the_timeout_stop_the_run_cleanly(
 # -- the superuser token expiring ----------------------------------------------------------------------------------
 
 
-def expired_token(pb: RunningPocketBase) -> str:
-    """A real superuser token that PocketBase signed and that has expired (impersonation with a 1 s lifetime)."""
-    with pb.admin() as admin:
-        login = httpx.post(
-            f"{pb.url}/api/collections/_superusers/auth-with-password",
-            json={"identity": pb.email, "password": pb.password},
-        ).json()
-        answer = admin.post(f"/api/collections/_superusers/impersonate/{login['record']['id']}", json={"duration": 1})
-        answer.raise_for_status()
-    token = str(answer.json()["token"])
-    deadline = time.monotonic() + 10
-    while httpx.get(f"{pb.url}/api/collections/syncRuns/records", headers={"Authorization": token}).status_code == 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    return token
-
-
 @pytest.mark.parametrize("token", ["garbage", "expired"])
 def test_token_replaced_mid_run_is_renewed_and_the_run_continues(
     pb: RunningPocketBase, event: GeneratedEvent, replay: ReplayServer, mirror: Mirror, token: str
 ) -> None:
-    bad = "garbage-not-a-token" if token == "garbage" else expired_token(pb)
+    bad = "garbage-not-a-token" if token == "garbage" else pb.expired_token()
     synced(pb, event, mirror)
     progress = AfterRaces(3, lambda: mirror.sink.client.auth_store.save(bad, None))
-    summary = engine.full(mirror.ctx(progress), event.event_id)
+    summary = engine.full(mirror.reporting(progress), event.event_id)
     assert progress.fired
     assert summary.exit_code == 0, summary.errors
     assert mirror.sink.client.auth_store.token != bad
@@ -261,9 +244,9 @@ def test_token_expired_before_a_run_does_not_make_unchanged_records_look_changed
 ) -> None:
     """With an expired token PocketBase answers reads as to a guest, hiding ``syncHash``: a run must not take
     every record for changed (and rewrite them all)."""
-    assert engine.full(mirror.ctx(), event.event_id).exit_code == 0
-    mirror.sink.client.auth_store.save(expired_token(pb), None)
-    again = engine.full(mirror.ctx(), event.event_id)
+    assert engine.full(mirror.ctx, event.event_id).exit_code == 0
+    mirror.sink.client.auth_store.save(pb.expired_token(), None)
+    again = engine.full(mirror.ctx, event.event_id)
     assert again.exit_code == 0, again.errors
     assert again.written == 0, again.to_dict()["collections"]
     assert_converged(pb, event)
@@ -286,7 +269,7 @@ class Watching:
 
         def run() -> None:
             try:
-                watch(mirror.ctx(), event_id, policy, report, self.stop, duration=120, max_backoff=0.2)
+                watch(mirror.ctx, event_id, policy, report, self.stop, duration=120, max_backoff=0.2)
             except BaseException as exc:  # reported by close()
                 self.failure = exc
 

@@ -28,7 +28,8 @@ from fpvsync.cli import app
 from fpvsync.pb.local import LocalPocketBase, free_port
 from fpvsync.trackside.generator import EventSpec, GeneratedEvent, generate_event
 from fpvsync.trackside.replay import ReplayServer
-from tests.conftest import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, RunningPocketBase
+from tests.conftest import RunningPocketBase, start_pocketbase
+from tests.process_helpers import stop, wait_for_http
 from tests.reliability.invariants import cli
 
 BOOKKEEPING = ("syncRuns", "syncScopes", "syncLocks")
@@ -79,9 +80,7 @@ def _login(url: str, collection: str, identity: str, password: str) -> dict[str,
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("security")
-    server = LocalPocketBase(root / "pb")
-    server.upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
-    server.start()
+    server = start_pocketbase(root / "pb")
     pb = RunningPocketBase(server)
     event = generate_event(root / "trackside", EventSpec(seed=4, pilots=8, rounds=3))
     try:
@@ -209,27 +208,11 @@ def _forged_token(claims: dict[str, Any]) -> str:
     return head + "." + part(signature)
 
 
-def _expired_superuser_token(site: Site, email: str, password: str) -> str:
-    login = _login(site.pb.url, "_superusers", email, password)
-    answer = httpx.post(
-        f"{site.pb.url}/api/collections/_superusers/impersonate/{login['record']['id']}",
-        json={"duration": 1},
-        headers={"Authorization": login["token"]},
-    )
-    answer.raise_for_status()
-    token = str(answer.json()["token"])
-    deadline = time.monotonic() + 10
-    while httpx.get(f"{site.pb.url}/api/collections", headers={"Authorization": token}).status_code == 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    return token
-
-
 def test_credentials_never_appear_in_output_or_run_records(site: Site) -> None:
     email, password = "secret-keeper@fpvsync.test", "Pw-" + secrets.token_hex(12)
     site.pb.server.upsert_superuser(email, password)
     token = str(_login(site.pb.url, "_superusers", email, password)["token"])
-    expired = _expired_superuser_token(site, email, password)
+    expired = site.pb.expired_token(email, password)
     wrong, url_secret = "Wrong-" + secrets.token_hex(12), "Url-" + secrets.token_hex(12)
     secret_values = [password, token, expired, wrong, url_secret]
     eid = site.event.event_id
@@ -323,27 +306,15 @@ def _serving(site: Site) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"  # the default host
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.communicate()[1]
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=2).status_code in (200, 503):
-                    break
-            assert time.monotonic() < deadline, "fpvsync serve did not start"
-            time.sleep(0.1)
+        wait_for_http(f"{url}/healthz", process, ready=(200, 503), diagnose=lambda: process.communicate()[1])
         yield url
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate(timeout=15)
+        stop(process, timeout=15)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("fpvsync.api") is None, reason="fpvsync.api does not exist yet")
 def test_serve_refuses_missing_forged_and_non_superuser_tokens(site: Site) -> None:
-    expired = _expired_superuser_token(site, site.pb.email, site.pb.password)
+    expired = site.pb.expired_token()
     superuser = _login(site.pb.url, "_superusers", site.pb.email, site.pb.password)
     forged = _forged_token(
         {
