@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Final
+from typing import Any
 
 from fpvsync import __version__
 from fpvsync.live.notifications import MAX_BODY
+from fpvsync.services import ThreadedHTTPService
 
 __all__ = ["NotificationReceiver", "parse_listen"]
 
 logger = logging.getLogger("fpvsync.live")
-_JOIN_TIMEOUT: Final = 2.0
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -41,80 +39,12 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, port
 
 
-class NotificationReceiver:
-    """An HTTP server that answers every PUT/POST with an empty 200 and then calls ``on_body(body)``.
-
-    ``on_body`` runs on the request's thread after the answer was sent; it must be quick (put in a queue).
-    Other methods get 405; bodies over the size FPVTrackside ever sends are answered 200 and dropped.
-    """
-
-    def __init__(self, host: str, port: int, on_body: Callable[[bytes], None]) -> None:
-        self.host = host
-        self.port = port
-        self.on_body = on_body
-        #: Notifications answered since start.
-        self.received = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._count = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
-
-    def start(self) -> None:
-        """Bind and serve in a daemon thread. Raises :class:`OSError` when the address cannot be bound."""
-        if self._server is not None:
-            return
-        server_class = _Server6 if ":" in self.host else _Server
-        server = server_class((self.host, self.port), _Handler)
-        server.receiver = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"doorbell:{self.port}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(_JOIN_TIMEOUT)
-            self._thread = None
-
-    def __enter__(self) -> NotificationReceiver:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _deliver(self, body: bytes) -> None:
-        with self._count:
-            self.received += 1
-        try:
-            self.on_body(body)
-        except Exception:  # the receiver must outlive any bug downstream
-            logger.exception("doorbell: could not queue a notification")
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    receiver: NotificationReceiver
+    service: NotificationReceiver
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("doorbell: connection from %s ended abruptly", client_address)
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -139,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         self._answer(200)
         if body is not None:
-            self.server.receiver._deliver(body)
+            self.server.service._deliver(body)
 
     def _read_body(self) -> bytes | None:
         try:
@@ -165,3 +95,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: one line per notification would drown the log."""
+
+
+class NotificationReceiver(ThreadedHTTPService):
+    """An HTTP server that answers every PUT/POST with an empty 200 and then calls ``on_body(body)``.
+
+    ``on_body`` runs on the request's thread after the answer was sent; it must be quick (put in a queue).
+    Other methods get 405; bodies over the size FPVTrackside ever sends are answered 200 and dropped.
+    """
+
+    server_class = _Server
+    handler_class = _Handler
+    thread_name = "doorbell"
+
+    def __init__(self, host: str, port: int, on_body: Callable[[bytes], None]) -> None:
+        super().__init__(host, port)
+        self.on_body = on_body
+        #: Notifications answered since start.
+        self.received = 0
+        self._count = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.url_host}:{self.port}/"
+
+    def _deliver(self, body: bytes) -> None:
+        with self._count:
+            self.received += 1
+        try:
+            self.on_body(body)
+        except Exception:  # the receiver must outlive any bug downstream
+            logger.exception("doorbell: could not queue a notification")

@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
 from fpvsync.errors import ConfigError, SinkUnreachable
+from fpvsync.services import Service
 
 
 def pocketbase_binary() -> Path:
@@ -122,7 +122,7 @@ class Superuser:
         return cls(email="fpvsync@localhost.test", password=secrets.token_urlsafe(18))
 
 
-class LocalPocketBase:
+class LocalPocketBase(Service):
     """A PocketBase server process on loopback, with fpvsync's migrations applied on start."""
 
     def __init__(
@@ -238,12 +238,3 @@ class LocalPocketBase:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
-
-    def __enter__(self) -> LocalPocketBase:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

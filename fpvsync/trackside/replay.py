@@ -33,11 +33,11 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from fpvsync import __version__
+from fpvsync.services import JOIN_TIMEOUT, ThreadedHTTPService
 
 __all__ = ["ABSENT", "AUTO", "NOT_SET", "ReplayServer", "index_page"]
 
@@ -50,7 +50,6 @@ ABSENT: Final = "absent"
 NOT_SET: Final = "0001/01/01 0:00:00"
 
 _DATE = re.compile(r"^\s*(\d{1,4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d+))?")
-_JOIN_TIMEOUT: Final = 2.0
 
 
 def index_page(event_id: str | None) -> bytes:
@@ -95,7 +94,86 @@ def _first_object(path: Path) -> dict[str, Any] | None:
     return None
 
 
-class ReplayServer:
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    service: ReplayServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client going away mid-answer is normal (timeouts): quiet. Anything else is a bug: logged."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            logger.error("replay server: error answering %s", client_address, exc_info=error)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = f"fpvsync-replay/{__version__}"
+    sys_version = ""
+    #: Idle keep-alive connections are dropped after this many seconds.
+    timeout = 30
+    # Headers and body leave in one write, without Nagle's delay (a 40 ms stall per answer otherwise).
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self._registered = self.server.service._register(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            self.server.service._unregister(self.connection)
+
+    def handle(self) -> None:
+        if not self._registered:  # accepted while the server was stopping
+            return
+        with contextlib.suppress(OSError):
+            super().handle()
+
+    def do_GET(self) -> None:
+        self._respond(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._respond(send_body=False)
+
+    def _respond(self, *, send_body: bool) -> None:
+        replay = self.server.service
+        replay._begin()
+        counted = False
+        try:
+            if replay.latency > 0 and replay._stopping.wait(replay.latency):
+                self.close_connection = True
+                return
+            if replay.on_request is not None:
+                replay.on_request(self.path)
+            body, content_type = replay.answer(self.path)
+            # Counted before the first byte goes out: once a client has its answer, the stats include it.
+            replay._end(answered=True, path=self.path)
+            counted = True
+            self.send_response(200)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        finally:
+            if not counted:
+                replay._end(answered=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: no line on stderr per request."""
+
+
+class ReplayServer(ThreadedHTTPService):
     """Serve ``directory`` like FPVTrackside does. A context manager: starts on enter, stops on exit.
 
     ``current_event``: ``None`` picks, on every request, the event whose ``Event.json`` has the newest
@@ -108,6 +186,11 @@ class ReplayServer:
     rewrite a file between two requests).
     """
 
+    server_class = _HTTPServer
+    handler_class = _Handler
+    thread_name = "replay"
+    poll_interval = 0.02
+
     def __init__(
         self,
         directory: Path,
@@ -118,9 +201,8 @@ class ReplayServer:
         current_race: str | None = AUTO,
         latency: float = 0.0,
     ) -> None:
+        super().__init__(host, port)
         self.directory = Path(directory).resolve()
-        self.host = host
-        self.port = port
         self.current_event = current_event
         self.current_race = current_race
         self.latency = latency
@@ -136,64 +218,39 @@ class ReplayServer:
         self._in_flight = 0
         self._stats = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._connections: dict[socket.socket, threading.Thread] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        if not self.running:
             raise RuntimeError("the replay server is not running")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{self.url_host}:{self.port}"
 
     def start(self) -> None:
         """Bind and serve in a daemon thread. Raises :class:`OSError` when the address cannot be bound."""
-        if self._server is not None:
-            return
-        self._stopping.clear()
-        server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
-        server = server_class((self.host, self.port), _Handler)
-        server.replay = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=f"replay:{self.port}", daemon=True
-        )
-        self._thread.start()
+        if not self.running:
+            self._stopping.clear()
+        super().start()
 
     def stop(self) -> None:
         """Stop accepting, drop open keep-alive connections, and wait (bounded) for handlers to finish."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
+        if self.running:
+            self._stopping.set()
+        super().stop()
+
+    def stopping(self) -> None:
         with self._stats:
             connections = dict(self._connections)
         for sock in connections:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         for thread in connections.values():
-            thread.join(_JOIN_TIMEOUT)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(_JOIN_TIMEOUT)
-            self._thread = None
-
-    def __enter__(self) -> ReplayServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+            thread.join(JOIN_TIMEOUT)
 
     def __repr__(self) -> str:
-        state = self.url if self._server is not None else "stopped"
+        state = self.url if self.running else "stopped"
         return f"ReplayServer({str(self.directory)!r}, {state})"
 
     # -- what FPVTrackside would answer ----------------------------------------------------------------------
@@ -299,86 +356,3 @@ class ReplayServer:
                 self.requests_served += 1
                 document = urlsplit(path).path
                 self.requests_by_document[document.rsplit("/", 1)[-1] if "/events/" in document else document] += 1
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    replay: ReplayServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client going away mid-answer is normal (timeouts): quiet. Anything else is a bug: logged."""
-        error = sys.exc_info()[1]
-        if not isinstance(error, OSError):
-            logger.error("replay server: error answering %s", client_address, exc_info=error)
-
-
-class _HTTPServer6(_HTTPServer):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = f"fpvsync-replay/{__version__}"
-    sys_version = ""
-    #: Idle keep-alive connections are dropped after this many seconds.
-    timeout = 30
-    # Headers and body leave in one write, without Nagle's delay (a 40 ms stall per answer otherwise).
-    wbufsize = -1
-    disable_nagle_algorithm = True
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self._registered = self.server.replay._register(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except OSError:
-            pass
-        finally:
-            self.server.replay._unregister(self.connection)
-
-    def handle(self) -> None:
-        if not self._registered:  # accepted while the server was stopping
-            return
-        with contextlib.suppress(OSError):
-            super().handle()
-
-    def do_GET(self) -> None:
-        self._respond(send_body=True)
-
-    def do_HEAD(self) -> None:
-        self._respond(send_body=False)
-
-    def _respond(self, *, send_body: bool) -> None:
-        replay = self.server.replay
-        replay._begin()
-        counted = False
-        try:
-            if replay.latency > 0 and replay._stopping.wait(replay.latency):
-                self.close_connection = True
-                return
-            if replay.on_request is not None:
-                replay.on_request(self.path)
-            body, content_type = replay.answer(self.path)
-            # Counted before the first byte goes out: once a client has its answer, the stats include it.
-            replay._end(answered=True, path=self.path)
-            counted = True
-            self.send_response(200)
-            if content_type:
-                self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.end_headers()
-            if send_body:
-                self.wfile.write(body)
-            self.wfile.flush()
-        except OSError:
-            self.close_connection = True
-        finally:
-            if not counted:
-                replay._end(answered=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: no line on stderr per request."""
