@@ -8,10 +8,12 @@ import threading
 import pytest
 
 from fpvsync.event_state import RaceState
-from fpvsync.live.mirror import LiveMirror, LiveOptions, TierClock
+from fpvsync.live.mirror import LiveMirror, LiveOptions, TierClock, Work
 from fpvsync.live.notifications import NotificationError, RaceRef, parse_notification
 from fpvsync.live.receiver import parse_listen
+from fpvsync.live.targeted import SyncOutcome
 from fpvsync.live.workqueue import CoalescingQueue
+from fpvsync.summary import SyncSummary
 
 
 def body(value: object) -> bytes:
@@ -224,3 +226,21 @@ def test_the_fast_tier_reads_a_race_often_only_while_it_runs() -> None:
     mirror.loaded_state = "ended"
     finder.race = None
     assert ten_seconds(None) == (5, 0)
+
+
+class UnreadableRace:
+    """A sync whose race file cannot be read whole (being written)."""
+
+    def sync(self, races: frozenset[str], event_documents: bool, hint: object) -> SyncOutcome:
+        return SyncOutcome(SyncSummary(command="poll"), unavailable=races)
+
+    def warm(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("work", "retried"), [(Work(race_changed=True), False), (Work(True, expect="running"), True)])
+def test_only_a_read_that_must_show_something_is_repeated(work: Work, retried: bool) -> None:
+    """The fast tier's own reads come back on the next tick; a notification's announced start is waited for."""
+    mirror = LiveMirror(sync=UnreadableRace(), finder=LoadedRace(), options=LiveOptions(retry_delay=60))
+    mirror._process("race:race-1", work)
+    assert mirror.stats["retries"] == int(retried)

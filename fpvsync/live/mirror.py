@@ -300,8 +300,8 @@ class LiveMirror:
         if outcome.summary.unreachable:
             logger.warning("live mirror: %s", outcome.summary.unreachable)
             return
-        if race is None or not races or self._satisfied(race, work, outcome):
-            return
+        if race is None or not races or not work.awaits or self._satisfied(race, work, outcome):
+            return  # the fast tier's own reads and notifications announcing nothing are not repeated
         if work.attempt < self.options.retries:
             self._retry(f"race:{race}", replace(work, event_documents=False, attempt=work.attempt + 1))
         else:
