@@ -22,7 +22,7 @@ import json
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,8 @@ def _p95(values: list[float]) -> float:
 
 
 class Passes:
-    """`poll --watch` passes every ``interval`` seconds in a thread (as the command runs them); counts those done."""
+    """`poll --watch` passes every ``interval`` seconds in a thread (as the command runs them); counts those done.
+    Entered once the first pass is over: a live mirror is started before the race, not as it begins."""
 
     def __init__(self, ctx: engine.SyncContext, event_id: str, interval: float) -> None:
         self.done = 0
@@ -145,18 +146,14 @@ class Passes:
         with self._changed:
             return self._changed.wait_for(lambda: self.done >= count, timeout)
 
+    def __enter__(self) -> Passes:
+        self._thread.start()
+        self.wait_for(1, 120)
+        return self
 
-@contextlib.contextmanager
-def _passes(ctx: engine.SyncContext, event_id: str, interval: float) -> Iterator[Passes]:
-    """Passes entered once the first is over: a live mirror is started before the race, not as it begins."""
-    passes = Passes(ctx, event_id, interval)
-    passes._thread.start()
-    passes.wait_for(1, 120)
-    try:
-        yield passes
-    finally:
-        passes._stop.set()
-        passes._thread.join()
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class Baseline:
@@ -211,7 +208,7 @@ def idle_rps(ctx: engine.SyncContext, replay: ReplayServer, event_id: str, secon
     (the mirror having read ahead) to the end of the third, or for ``seconds`` if that comes first."""
     replay.current_race = cued
     with (
-        _passes(ctx, event_id, PASS_INTERVAL_WITH_FAST_TIER) as passes,
+        Passes(ctx, event_id, PASS_INTERVAL_WITH_FAST_TIER) as passes,
         live_mirror(ctx, event_id, PollPolicy(), listen=None, options=LiveOptions()) as live,
     ):
         while live.mirror is not None and not live.mirror.idle():
@@ -268,7 +265,7 @@ def live_bench(
         log("live: doorbell")
         options = LiveOptions(fast_interval=0.0)
         with (
-            _passes(ctx, event.event_id, PASS_INTERVAL_WITH_DOORBELL),
+            Passes(ctx, event.event_id, PASS_INTERVAL_WITH_DOORBELL),
             live_mirror(ctx, event.event_id, PollPolicy(), listen=("127.0.0.1", 0), options=options) as live,
         ):
             assert live.receiver is not None
@@ -277,7 +274,7 @@ def live_bench(
         log("live: fast tier")
         options = LiveOptions()
         with (
-            _passes(ctx, event.event_id, PASS_INTERVAL_WITH_FAST_TIER),
+            Passes(ctx, event.event_id, PASS_INTERVAL_WITH_FAST_TIER),
             live_mirror(ctx, event.event_id, PollPolicy(), listen=None, options=options),
         ):
             results["tier"] = play(event, replay, pb, race_id, speed, None)
